@@ -1,0 +1,5 @@
+-- One database per service, as in production (SPEC.md 7). Local stack only.
+CREATE DATABASE phonebill_auth;
+CREATE DATABASE phonebill_bill;
+CREATE DATABASE phonebill_product;
+CREATE DATABASE phonebill_kos;
