@@ -1,0 +1,286 @@
+//! Database selection and pools: PostgreSQL in production, an embedded SQLite file locally.
+//!
+//! The kind comes from the URL (`postgres://`, `postgresql://` or `sqlite:`; anything else is
+//! refused loudly). Each service owns two migration folders, `migrations/postgres` and
+//! `migrations/sqlite`, with the same versions (checked by [`migration_versions`] in each
+//! service's tests). The pool is created lazily and migrations run in a background task that
+//! retries until the database answers, so a service starts (and reports "not ready") while its
+//! database is down, and becomes ready by itself when it returns.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::DatabaseConfig;
+
+/// Which SQL dialect a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// PostgreSQL (`postgres://`, `postgresql://`).
+    Postgres,
+    /// SQLite (`sqlite:`).
+    Sqlite,
+}
+
+/// A database problem.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no supported database.
+    #[error(
+        "unsupported database URL scheme {0:?}: expected postgres://, postgresql:// or sqlite://"
+    )]
+    UnsupportedScheme(String),
+    /// The URL could not be parsed.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// The database did not answer in time.
+    #[error("database did not answer within {0:?}")]
+    Timeout(Duration),
+    /// A driver error.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The SQLite directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl DbKind {
+    /// The kind named by `url`'s scheme.
+    pub fn from_url(url: &str) -> Result<Self, DbError> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else if lower.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default().to_owned();
+            Err(DbError::UnsupportedScheme(scheme))
+        }
+    }
+}
+
+/// The `sqlite://` URL of a file path.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// A connection pool of either kind. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// PostgreSQL pool.
+    Postgres(PgPool),
+    /// SQLite pool.
+    Sqlite(SqlitePool),
+}
+
+/// The two migration sets of a service (`sqlx::migrate!("./migrations/postgres")` and
+/// `sqlx::migrate!("./migrations/sqlite")`).
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    /// PostgreSQL migrations.
+    pub postgres: &'static Migrator,
+    /// SQLite migrations.
+    pub sqlite: &'static Migrator,
+}
+
+/// Bound on waiting for a pooled connection; a database that cannot give one this fast is
+/// treated as unavailable rather than letting requests pile up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Db {
+    /// Builds a lazily-connecting pool for `cfg`; `app_name` shows in `pg_stat_activity`.
+    pub fn connect_lazy(cfg: &DatabaseConfig, app_name: &str) -> Result<Self, DbError> {
+        let url = cfg.url.expose();
+        match DbKind::from_url(url)? {
+            DbKind::Postgres => {
+                let opts = PgConnectOptions::from_str(url)
+                    .map_err(|e| DbError::InvalidUrl(e.to_string()))?
+                    .application_name(app_name)
+                    // Every query has a deadline: a stuck statement must not hold a request forever.
+                    .options([("statement_timeout", "10s"), ("lock_timeout", "5s")]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(cfg.max_connections)
+                    .min_connections(0)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .idle_timeout(Duration::from_secs(300))
+                    .connect_lazy_with(opts);
+                Ok(Self::Postgres(pool))
+            }
+            DbKind::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| DbError::InvalidUrl(e.to_string()))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                if let Some(parent) = opts
+                    .get_filename()
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(parent).map_err(|source| DbError::DataDir {
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(cfg.max_connections.min(8))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(opts);
+                Ok(Self::Sqlite(pool))
+            }
+        }
+    }
+
+    /// The dialect of this pool.
+    pub fn kind(&self) -> DbKind {
+        match self {
+            Self::Postgres(_) => DbKind::Postgres,
+            Self::Sqlite(_) => DbKind::Sqlite,
+        }
+    }
+
+    /// Runs the migrations of this pool's dialect.
+    pub async fn migrate(&self, m: &Migrations) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(p) => m.postgres.run(p).await?,
+            Self::Sqlite(p) => m.sqlite.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// `SELECT 1` with a deadline (readiness).
+    pub async fn ping(&self, timeout: Duration) -> Result<(), DbError> {
+        let fut = async {
+            match self {
+                Self::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+                Self::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+            }
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| DbError::Timeout(timeout))??;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(p) => p.close().await,
+            Self::Sqlite(p) => p.close().await,
+        }
+    }
+}
+
+/// A pool plus the state of its migrations. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// The pool.
+    pub db: Db,
+    migrated: watch::Receiver<bool>,
+}
+
+impl Database {
+    /// Creates the pool and starts the migration task: it retries with capped backoff until the
+    /// migrations succeed or `cancel` fires.
+    pub fn start(
+        cfg: &DatabaseConfig,
+        app_name: &str,
+        migrations: Migrations,
+        cancel: CancellationToken,
+    ) -> Result<Self, DbError> {
+        let db = Db::connect_lazy(cfg, app_name)?;
+        let (tx, rx) = watch::channel(false);
+        let task_db = db.clone();
+        let redacted = cfg.url.redacted();
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            loop {
+                match task_db.migrate(&migrations).await {
+                    Ok(()) => {
+                        tracing::info!(db.url = %redacted, "database migrations applied");
+                        let _ = tx.send(true);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(db.url = %redacted, error = %e, retry_in_ms = delay.as_millis() as u64, "database not ready; migrations will be retried");
+                    }
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        });
+        Ok(Self { db, migrated: rx })
+    }
+
+    /// Whether the migrations have been applied.
+    pub fn is_migrated(&self) -> bool {
+        *self.migrated.borrow()
+    }
+
+    /// Waits until the migrations have been applied (or the task ended without success).
+    pub async fn wait_migrated(&self) -> bool {
+        let mut rx = self.migrated.clone();
+        rx.wait_for(|m| *m).await.is_ok()
+    }
+}
+
+/// The migration versions found in a folder of `<version>_<name>.sql` files, sorted.
+/// Each service's tests assert that its postgres and sqlite folders list the same versions.
+pub fn migration_versions(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut versions = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".sql") {
+            let version = stem.split('_').next().unwrap_or(stem).to_owned();
+            versions.push(version);
+        }
+    }
+    versions.sort();
+    Ok(versions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_from_url() {
+        assert_eq!(
+            DbKind::from_url("postgres://u@h/db").ok(),
+            Some(DbKind::Postgres)
+        );
+        assert_eq!(
+            DbKind::from_url("postgresql://u@h/db").ok(),
+            Some(DbKind::Postgres)
+        );
+        assert_eq!(
+            DbKind::from_url("sqlite://./data/a.db").ok(),
+            Some(DbKind::Sqlite)
+        );
+        assert_eq!(
+            DbKind::from_url("sqlite::memory:").ok(),
+            Some(DbKind::Sqlite)
+        );
+        assert!(DbKind::from_url("mysql://h/db").is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! Building blocks shared by every phonebill service and by the all-in-one launcher.
+//!
+//! Nothing here knows a business rule. The rule of the crate: a service *library* never installs
+//! global state (no tracing subscriber, no signal handler, no global metrics registry); only the
+//! binaries do, through [`telemetry::init`] and [`server::shutdown_signal`]. That is what lets the
+//! `phonebill` launcher run four services in one process and lets tests run apps side by side.
+
+pub mod actuator;
+pub mod config;
+pub mod db;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod http;
+pub mod line;
+pub mod metrics;
+pub mod openapi;
+pub mod request_id;
+pub mod server;
+pub mod service;
+pub mod telemetry;
+pub mod time;
+
+pub use error::{ApiError, ErrorCode};

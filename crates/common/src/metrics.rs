@@ -1,0 +1,247 @@
+//! Prometheus metrics of SPEC 6, in one registry per process.
+//!
+//! Decision (ANCHORS "choose one and write it down"): every metric family of the SPEC table is
+//! created here, once, in a [`Metrics`] value that the binary builds and hands to each service.
+//! In the all-in-one process the four services share one registry and are told apart by the
+//! `service` label; standalone, each process has its own. No global registry is used, so apps in
+//! tests never see each other's numbers. Route labels are matched path templates, never raw paths.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Latency buckets from 5 ms to 10 s (SPEC 6).
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// All metric families. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+/// The families; public fields so services record directly.
+pub struct Inner {
+    /// The registry that `/actuator/prometheus` renders.
+    pub registry: Registry,
+    /// `http_server_request_duration_seconds{service,method,route,status}`.
+    pub http_duration: HistogramVec,
+    /// `http_server_requests_in_flight{service}`.
+    pub http_in_flight: IntGaugeVec,
+    /// `cache_requests_total{cache,level,result}`.
+    pub cache_requests: IntCounterVec,
+    /// `cache_stale_served_total{cache}`.
+    pub cache_stale_served: IntCounterVec,
+    /// `circuit_breaker_state{breaker}` (0 closed, 1 open, 2 half-open).
+    pub breaker_state: IntGaugeVec,
+    /// `circuit_breaker_transitions_total{breaker,from,to}`.
+    pub breaker_transitions: IntCounterVec,
+    /// `kos_request_duration_seconds{endpoint,outcome}`.
+    pub kos_duration: HistogramVec,
+    /// `history_queue_depth{service,queue}`.
+    pub history_queue_depth: IntGaugeVec,
+    /// `history_write_total{service,result}`.
+    pub history_writes: IntCounterVec,
+    /// `auth_login_total{result}`.
+    pub auth_logins: IntCounterVec,
+    /// `auth_refresh_total{result}`.
+    pub auth_refreshes: IntCounterVec,
+    /// `product_change_total{status}`.
+    pub product_changes: IntCounterVec,
+    /// `kos_mock_requests_total{endpoint,result_code,fault}`.
+    pub kos_mock_requests: IntCounterVec,
+}
+
+impl std::ops::Deref for Metrics {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once per registry");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once per registry");
+    g
+}
+
+fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+        labels,
+    )
+    .expect("valid metric definition");
+    r.register(Box::new(h.clone()))
+        .expect("metric registered once per registry");
+    h
+}
+
+impl Metrics {
+    /// A fresh registry with every family. The definitions are constants, so the `expect`s
+    /// above can only fire on a programming error caught by any test.
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let inner = Inner {
+            http_duration: histogram(
+                &r,
+                "http_server_request_duration_seconds",
+                "HTTP request duration",
+                &["service", "method", "route", "status"],
+            ),
+            http_in_flight: gauge(
+                &r,
+                "http_server_requests_in_flight",
+                "HTTP requests being served",
+                &["service"],
+            ),
+            cache_requests: counter(
+                &r,
+                "cache_requests_total",
+                "Cache look-ups by cache, level and result",
+                &["cache", "level", "result"],
+            ),
+            cache_stale_served: counter(
+                &r,
+                "cache_stale_served_total",
+                "Stale cache entries served during a KOS outage",
+                &["cache"],
+            ),
+            breaker_state: gauge(
+                &r,
+                "circuit_breaker_state",
+                "Circuit breaker state: 0 closed, 1 open, 2 half-open",
+                &["breaker"],
+            ),
+            breaker_transitions: counter(
+                &r,
+                "circuit_breaker_transitions_total",
+                "Circuit breaker state transitions",
+                &["breaker", "from", "to"],
+            ),
+            kos_duration: histogram(
+                &r,
+                "kos_request_duration_seconds",
+                "KOS call duration by endpoint and outcome",
+                &["endpoint", "outcome"],
+            ),
+            history_queue_depth: gauge(
+                &r,
+                "history_queue_depth",
+                "History events waiting to be written",
+                &["service", "queue"],
+            ),
+            history_writes: counter(
+                &r,
+                "history_write_total",
+                "History batch writes by result",
+                &["service", "result"],
+            ),
+            auth_logins: counter(
+                &r,
+                "auth_login_total",
+                "Login attempts by result",
+                &["result"],
+            ),
+            auth_refreshes: counter(
+                &r,
+                "auth_refresh_total",
+                "Token refreshes by result",
+                &["result"],
+            ),
+            product_changes: counter(
+                &r,
+                "product_change_total",
+                "Product changes by final status",
+                &["status"],
+            ),
+            kos_mock_requests: counter(
+                &r,
+                "kos_mock_requests_total",
+                "KOS mock requests",
+                &["endpoint", "result_code", "fault"],
+            ),
+            registry: r,
+        };
+        Self(Arc::new(inner))
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for the text format.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// State of the per-service HTTP metrics middleware.
+#[derive(Clone, Debug)]
+pub struct HttpMetrics {
+    /// The `service` label.
+    pub service: &'static str,
+    /// Where to record.
+    pub metrics: Metrics,
+}
+
+/// Middleware recording duration and in-flight count. Install with `Router::route_layer` so
+/// only matched routes are recorded and `MatchedPath` is always the template.
+pub async fn track_http(State(m): State<HttpMetrics>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let in_flight = InFlight::enter(m.metrics.http_in_flight.with_label_values(&[m.service]));
+    let resp = next.run(req).await;
+    drop(in_flight);
+    if let Some(route) = route {
+        m.metrics
+            .http_duration
+            .with_label_values(&[m.service, method.as_str(), &route, resp.status().as_str()])
+            .observe(start.elapsed().as_secs_f64());
+    }
+    resp
+}
+
+/// Decrements the in-flight gauge when dropped, so a cancelled or panicking request is not
+/// counted forever.
+struct InFlight(prometheus::IntGauge);
+
+impl InFlight {
+    fn enter(g: prometheus::IntGauge) -> Self {
+        g.inc();
+        Self(g)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

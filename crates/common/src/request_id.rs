@@ -1,0 +1,81 @@
+//! Request ids (SPEC 1.7): every response carries `X-Request-Id`; a valid incoming id
+//! (1–128 characters of `[A-Za-z0-9._:-]`) is echoed, anything else is replaced by a new UUID v4.
+//!
+//! The id is stored in the request extensions (for the trace span) and in a task-local, so the
+//! envelope can put it in `traceId` without every handler threading it through.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use http::HeaderValue;
+
+/// The header name.
+pub const X_REQUEST_ID: &str = "x-request-id";
+
+/// The id of the request being served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub Arc<str>);
+
+impl RequestId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: RequestId;
+}
+
+/// The id of the request this task is serving, if any.
+pub fn current() -> Option<RequestId> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Runs `fut` with `id` as the current request id (for work that outlives the handler, e.g.
+/// a background KOS call that should still log and forward the id).
+pub async fn scope<F: std::future::Future>(id: RequestId, fut: F) -> F::Output {
+    CURRENT.scope(id, fut).await
+}
+
+/// Whether `v` may be echoed as a request id.
+pub fn is_valid(v: &str) -> bool {
+    (1..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Middleware: assigns the id, exposes it to the request and the task, and sets the response header.
+pub async fn middleware(mut req: Request, next: Next) -> Response {
+    let id: Arc<str> = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_valid(v))
+        .map_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()), Arc::from);
+    let rid = RequestId(id);
+    req.extensions_mut().insert(rid.clone());
+    let header = HeaderValue::from_str(rid.as_str()).ok();
+    let mut resp = CURRENT.scope(rid, next.run(req)).await;
+    if let Some(h) = header {
+        resp.headers_mut().insert(X_REQUEST_ID, h);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_ids() {
+        assert!(is_valid("abc-123_x.y:z"));
+        assert!(!is_valid(""));
+        assert!(!is_valid(&"a".repeat(129)));
+        assert!(!is_valid("a b"));
+        assert!(!is_valid("a\r\nSet-Cookie: x"));
+        assert!(!is_valid("<script>"));
+    }
+}

@@ -1,0 +1,195 @@
+//! The all-in-one process: the four services merged into one router on one port, with the same
+//! path routing the production ingress uses, each service with its own SQLite file under the
+//! data directory. Bill and product still reach the KOS mock over real HTTP on that port, so
+//! timeouts and the circuit breaker behave as in production.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::Parser;
+use phonebill_common::config::{ConfigError, Env, HttpConfig, OverlayEnv, ServerConfig};
+use phonebill_common::http::assemble;
+use phonebill_common::service::Deps;
+use tokio::net::TcpListener;
+
+/// Command-line options; each also reads an environment variable.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "phonebill",
+    version,
+    about = "phonebill: auth, bill inquiry, product change and the KOS mock in one process",
+    long_about = "Runs the whole phonebill back end in one process on one port, with embedded SQLite \
+                  files under the data directory and no Redis. Every /api/v1 path of SPEC.md is served \
+                  without prefix rewriting. Other variables (RUST_LOG, LOG_FORMAT, CORS_ALLOWED_ORIGINS, \
+                  REQUEST_TIMEOUT_SECONDS, SHUTDOWN_GRACE_SECONDS, …) are read from the environment as \
+                  documented in README.md."
+)]
+pub struct Options {
+    /// TCP port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind (use 0.0.0.0 to accept connections from other machines).
+    #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Directory for the SQLite files (auth.db, bill-inquiry.db, …) and the local JWT key.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// The running process's pieces, for `main` and tests.
+#[derive(Debug)]
+pub struct AllInOne {
+    /// Bound listener.
+    pub listener: TcpListener,
+    /// Shared dependencies (shutdown token, metrics, lifecycle).
+    pub deps: Deps,
+    services: Services,
+    server: ServerConfig,
+    http: HttpConfig,
+}
+
+#[derive(Debug)]
+struct Services {
+    auth: phonebill_auth::App,
+    bill: phonebill_bill_inquiry::App,
+    product: phonebill_product_change::App,
+    kos: phonebill_kos_mock::App,
+}
+
+/// Start-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// A configuration value is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A service could not be built.
+    #[error("{service}: {message}")]
+    Service {
+        /// Which one.
+        service: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn service_err(service: &'static str) -> impl Fn(&dyn std::fmt::Display) -> LaunchError {
+    move |e| LaunchError::Service {
+        service,
+        message: e.to_string(),
+    }
+}
+
+/// The environment each service sees: the process environment, with the data directory from
+/// the options and no `DATABASE_URL` (each service gets its own SQLite file).
+fn service_env(opts: &Options) -> OverlayEnv {
+    OverlayEnv::new()
+        .set("DATA_DIR", opts.data_dir.display().to_string())
+        .hide("DATABASE_URL")
+}
+
+/// Builds the four services and binds the port.
+pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
+    let overlay = service_env(opts);
+    let env = Env::new(&overlay);
+    let server = ServerConfig::from_env(env, opts.port, opts.bind)?;
+    let server = ServerConfig {
+        bind: opts.bind,
+        port: opts.port,
+        ..server
+    };
+    let http = HttpConfig::from_env(env)?;
+    let deps = Deps::new();
+
+    let auth_cfg = phonebill_auth::Config::from_env(env)?;
+    let bill_cfg = phonebill_bill_inquiry::Config::from_env(env)?;
+    let product_cfg = phonebill_product_change::Config::from_env(env)?;
+    let kos_cfg = phonebill_kos_mock::Config::from_env(env)?;
+
+    let addr = SocketAddr::new(opts.bind, opts.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| LaunchError::Bind { addr, source })?;
+
+    let services = Services {
+        auth: phonebill_auth::build(auth_cfg, deps.clone())
+            .await
+            .map_err(|e| service_err("auth")(&e))?,
+        bill: phonebill_bill_inquiry::build(bill_cfg, deps.clone())
+            .await
+            .map_err(|e| service_err("bill-inquiry")(&e))?,
+        product: phonebill_product_change::build(product_cfg, deps.clone())
+            .await
+            .map_err(|e| service_err("product-change")(&e))?,
+        kos: phonebill_kos_mock::build(kos_cfg, deps.clone())
+            .await
+            .map_err(|e| service_err("kos-mock")(&e))?,
+    };
+    Ok(AllInOne {
+        listener,
+        deps,
+        services,
+        server,
+        http,
+    })
+}
+
+impl AllInOne {
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `deps.shutdown` is cancelled, then shuts every service down.
+    pub async fn run(self) -> std::io::Result<()> {
+        let Self {
+            listener,
+            deps,
+            services,
+            server,
+            http,
+        } = self;
+        let parts = vec![
+            services.auth.parts(),
+            services.bill.parts(),
+            services.product.parts(),
+            services.kos.parts(),
+        ];
+        let router = assemble("phonebill", parts, &deps.metrics, &deps.lifecycle, &http);
+        let result = phonebill_common::server::serve(
+            listener,
+            router,
+            deps.shutdown.clone(),
+            deps.lifecycle.clone(),
+            &server,
+        )
+        .await;
+        services.auth.shutdown().await;
+        services.bill.shutdown().await;
+        services.product.shutdown().await;
+        services.kos.shutdown().await;
+        result
+    }
+}
+
+/// The start-up banner: where the system answers and where its docs are.
+pub fn banner(addr: SocketAddr, opts: &Options) -> String {
+    let base = format!("http://{addr}");
+    format!(
+        "phonebill is running at {base}\n\
+         \x20 API (SPEC.md):   {base}/api/v1/...\n\
+         \x20 API docs:        {base}/swagger-ui/  (OpenAPI index: {base}/v3/api-docs)\n\
+         \x20 health:          {base}/actuator/health   readiness: {base}/actuator/health/readiness\n\
+         \x20 metrics:         {base}/actuator/prometheus\n\
+         \x20 data directory:  {}\n\
+         Press Ctrl-C to stop.",
+        opts.data_dir.display()
+    )
+}

@@ -1,0 +1,6 @@
+-- auth service: initial schema (postgres). Placeholder until the service's tables land; both dialects keep
+-- the same versions (checked by tests/api/migrations.rs).
+CREATE TABLE IF NOT EXISTS phonebill_auth_meta (
+    meta_key TEXT PRIMARY KEY,
+    meta_value TEXT NOT NULL
+);

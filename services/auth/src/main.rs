@@ -1,0 +1,28 @@
+//! `auth-service`: the auth service as its own process (production: one per pod).
+
+use anyhow::Context;
+use phonebill_auth::Config;
+use phonebill_common::config::{Env, ProcessEnv};
+use phonebill_common::service::Deps;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env(Env::new(&ProcessEnv))?;
+    let _telemetry = phonebill_common::telemetry::init(&config.base.telemetry)?;
+    let deps = Deps::new();
+    phonebill_common::server::cancel_on_signal(deps.shutdown.clone());
+    let listener = phonebill_common::server::bind(&config.base.server)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{}",
+                config.base.server.bind, config.base.server.port
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %config.base.database.url.redacted(), "auth-service listening");
+    let app = phonebill_auth::build(config, deps).await?;
+    phonebill_auth::run(app, listener).await?;
+    tracing::info!("auth-service stopped");
+    Ok(())
+}

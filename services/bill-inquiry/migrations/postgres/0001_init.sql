@@ -1,0 +1,6 @@
+-- bill-inquiry service: initial schema (postgres). Placeholder until the service's tables land; both dialects keep
+-- the same versions (checked by tests/api/migrations.rs).
+CREATE TABLE IF NOT EXISTS phonebill_bill_inquiry_meta (
+    meta_key TEXT PRIMARY KEY,
+    meta_value TEXT NOT NULL
+);

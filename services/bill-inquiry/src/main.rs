@@ -1,0 +1,28 @@
+//! `bill-inquiry-service`: the bill-inquiry service as its own process (production: one per pod).
+
+use anyhow::Context;
+use phonebill_bill_inquiry::Config;
+use phonebill_common::config::{Env, ProcessEnv};
+use phonebill_common::service::Deps;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env(Env::new(&ProcessEnv))?;
+    let _telemetry = phonebill_common::telemetry::init(&config.base.telemetry)?;
+    let deps = Deps::new();
+    phonebill_common::server::cancel_on_signal(deps.shutdown.clone());
+    let listener = phonebill_common::server::bind(&config.base.server)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{}",
+                config.base.server.bind, config.base.server.port
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %config.base.database.url.redacted(), "bill-inquiry-service listening");
+    let app = phonebill_bill_inquiry::build(config, deps).await?;
+    phonebill_bill_inquiry::run(app, listener).await?;
+    tracing::info!("bill-inquiry-service stopped");
+    Ok(())
+}

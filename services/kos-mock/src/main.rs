@@ -1,0 +1,28 @@
+//! `kos-mock-service`: the KOS mock service as its own process (production: one per pod).
+
+use anyhow::Context;
+use phonebill_common::config::{Env, ProcessEnv};
+use phonebill_common::service::Deps;
+use phonebill_kos_mock::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env(Env::new(&ProcessEnv))?;
+    let _telemetry = phonebill_common::telemetry::init(&config.base.telemetry)?;
+    let deps = Deps::new();
+    phonebill_common::server::cancel_on_signal(deps.shutdown.clone());
+    let listener = phonebill_common::server::bind(&config.base.server)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{}",
+                config.base.server.bind, config.base.server.port
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %config.base.database.url.redacted(), "kos-mock-service listening");
+    let app = phonebill_kos_mock::build(config, deps).await?;
+    phonebill_kos_mock::run(app, listener).await?;
+    tracing::info!("kos-mock-service stopped");
+    Ok(())
+}
