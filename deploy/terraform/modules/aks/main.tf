@@ -9,6 +9,7 @@ resource "azurerm_kubernetes_cluster" "this" {
   dns_prefix                        = "aks-${var.name_prefix}"
   kubernetes_version                = var.kubernetes_version
   sku_tier                          = var.sku_tier
+  support_plan                      = var.support_plan
   private_cluster_enabled           = true
   private_dns_zone_id               = "System"
   automatic_upgrade_channel         = "patch"
@@ -21,6 +22,17 @@ resource "azurerm_kubernetes_cluster" "this" {
   image_cleaner_enabled             = true
   image_cleaner_interval_hours      = 48
   tags                              = var.tags
+
+  lifecycle {
+    ignore_changes = [
+      default_node_pool[0].node_count,
+    ]
+
+    precondition {
+      condition     = var.support_plan != "AKSLongTermSupport" || var.sku_tier == "Premium"
+      error_message = "AKSLongTermSupport requires sku_tier Premium."
+    }
+  }
 
   default_node_pool {
     name                         = "system"
@@ -103,11 +115,6 @@ resource "azurerm_kubernetes_cluster" "this" {
     duration    = var.maintenance_window.duration
   }
 
-  lifecycle {
-    ignore_changes = [
-      default_node_pool[0].node_count,
-    ]
-  }
 }
 
 resource "azurerm_kubernetes_cluster_node_pool" "application" {

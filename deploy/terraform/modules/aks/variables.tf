@@ -38,6 +38,17 @@ variable "sku_tier" {
   }
 }
 
+variable "support_plan" {
+  type        = string
+  description = "KubernetesOfficial, or AKSLongTermSupport (needs sku_tier Premium) to stay on a minor version after its community support ends, as 1.29 has."
+  default     = "KubernetesOfficial"
+
+  validation {
+    condition     = contains(["KubernetesOfficial", "AKSLongTermSupport"], var.support_plan)
+    error_message = "support_plan must be KubernetesOfficial or AKSLongTermSupport."
+  }
+}
+
 variable "subnet_id" {
   type        = string
   description = "Node subnet (seed 4.1.1: application subnet 10.0.1.0/24)."
