@@ -68,10 +68,14 @@ pub fn assemble(
             service: s.name,
             metrics: metrics.clone(),
         };
-        router = router.merge(
+        // `route_layer` on a router without routes panics in axum; a service may have none yet.
+        let service_router = if s.router.has_routes() {
             s.router
-                .route_layer(middleware::from_fn_with_state(m, track_http)),
-        );
+                .route_layer(middleware::from_fn_with_state(m, track_http))
+        } else {
+            s.router
+        };
+        router = router.merge(service_router);
         if standalone {
             checks.extend(s.health);
         } else {

@@ -34,6 +34,10 @@ pub struct Options {
     /// Directory for the SQLite files (auth.db, bill-inquiry.db, …) and the local JWT key.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Make the embedded KOS mock behave like production: seed latencies (bill 200–500 ms,
+    /// product change 300–800 ms) and failure rates. Off by default: answers at once, never fails.
+    #[arg(long)]
+    pub kos_realistic: bool,
 }
 
 /// The running process's pieces, for `main` and tests.
