@@ -11,6 +11,7 @@ pub mod db;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod history;
 pub mod http;
 pub mod line;
 pub mod metrics;
