@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod kos;
 pub mod line;
 pub mod metrics;
 pub mod openapi;
