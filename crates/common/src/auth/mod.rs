@@ -20,7 +20,7 @@ pub mod keys;
 mod verifier;
 
 pub use claims::{ACCESS_TYP, Claims, Permission};
-pub use deny::{DenyList, DenyListConfig, RedisDenyHealth};
+pub use deny::{DenyList, DenyListConfig, DenyListError, RedisDenyHealth};
 pub use extract::{AuthUser, bearer_token};
 pub use verifier::{
     DEFAULT_JWKS_REFETCH_INTERVAL, JwksHealth, KeySource, LEEWAY_SECONDS, TokenVerifier,
