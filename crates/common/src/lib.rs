@@ -6,6 +6,9 @@
 //! `phonebill` launcher run four services in one process and lets tests run apps side by side.
 
 pub mod actuator;
+pub mod auth;
+pub mod breaker;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod envelope;
@@ -13,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod history;
 pub mod http;
+pub mod kos;
 pub mod line;
 pub mod metrics;
 pub mod openapi;
