@@ -408,9 +408,9 @@ impl CircuitBreaker {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (now_epoch, state) = unpack(inner.packed.load(Ordering::Acquire));
         if now_epoch == epoch && state == BreakerState::HalfOpen {
-            let _ = inner.trials_admitted.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                n.checked_sub(1)
-            });
+            let _ = inner
+                .trials_admitted
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         }
     }
 

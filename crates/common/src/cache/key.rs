@@ -150,9 +150,8 @@ impl<T> CacheKey<T> {
     }
 
     pub(crate) fn render(&self, prefix: &str, kind: Option<&str>) -> String {
-        let mut s = String::with_capacity(
-            prefix.len() + self.family.segment().len() + self.id.len() + 16,
-        );
+        let mut s =
+            String::with_capacity(prefix.len() + self.family.segment().len() + self.id.len() + 16);
         s.push_str(prefix);
         s.push(':');
         s.push_str(SCHEMA_VERSION);

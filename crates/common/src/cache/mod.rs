@@ -107,7 +107,9 @@ impl Default for CacheConfig {
 impl CacheConfig {
     /// Reads the variables listed in the module documentation.
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
-        let prefix = env.string("CACHE_KEY_PREFIX").unwrap_or_else(|| "pb".into());
+        let prefix = env
+            .string("CACHE_KEY_PREFIX")
+            .unwrap_or_else(|| "pb".into());
         if prefix.contains(char::is_whitespace) {
             return Err(ConfigError::new(
                 "CACHE_KEY_PREFIX",
@@ -127,11 +129,7 @@ impl CacheConfig {
         Ok(Self {
             prefix,
             l1_capacity: env.ranged("CACHE_L1_CAPACITY", 2000u64, 1..=10_000_000)?,
-            l1_ttl: Duration::from_secs(env.ranged(
-                "CACHE_L1_TTL_SECONDS",
-                300u64,
-                1..=86_400,
-            )?),
+            l1_ttl: Duration::from_secs(env.ranged("CACHE_L1_TTL_SECONDS", 300u64, 1..=86_400)?),
             redis_url: crate::config::redis_url(env)?,
             redis_timeout: Duration::from_millis(env.ranged(
                 "CACHE_REDIS_TIMEOUT_MS",
@@ -503,7 +501,11 @@ impl Cache {
     ///
     /// A key must always be used with the same `T` (its constructor fixes it); should another
     /// type sit under the key, the loader's answer is returned uncached and an error is logged.
-    pub async fn get_or_load<T, E, F, Fut>(&self, key: &CacheKey<T>, load: F) -> Result<Lookup<T>, E>
+    pub async fn get_or_load<T, E, F, Fut>(
+        &self,
+        key: &CacheKey<T>,
+        load: F,
+    ) -> Result<Lookup<T>, E>
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
         E: Clone + Send + Sync + 'static,
@@ -939,10 +941,7 @@ async fn subscriber(
                     }
                 }
                 subscribed.send_replace(false);
-                l2.log_rate_limited(
-                    "subscribe",
-                    &"invalidation subscription lost; reconnecting",
-                );
+                l2.log_rate_limited("subscribe", &"invalidation subscription lost; reconnecting");
             }
             Ok(Err(e)) => l2.log_rate_limited("subscribe", &e),
             Err(_) => l2.log_rate_limited("subscribe", &L2Error::Timeout),
