@@ -849,7 +849,12 @@ impl ProductService {
 
     /// One reconciliation pass over due `PROCESSING` records; returns how many were finished.
     pub async fn reconcile_once(&self) -> Result<usize, StoreError> {
-        let now = Utc::now();
+        self.reconcile_at(Utc::now()).await
+    }
+
+    /// [`Self::reconcile_once`] as if it were `now` (the clock is a parameter so the time rules
+    /// — due times, the 30-minute give-up — are testable without waiting).
+    pub async fn reconcile_at(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         if let Err(e) = self.inner.store.purge_keys(now).await {
             tracing::warn!(error = %e, "idempotency key purge failed");
         }

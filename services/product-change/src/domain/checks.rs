@@ -82,7 +82,7 @@ fn detail(check_type: CheckType, pass: bool, message: impl Into<String>) -> Vali
     }
 }
 
-/// Runs PRODUCT_AVAILABLE, OPERATOR_MATCH and LINE_STATUS. `line` is `None` when KOS does not
+/// Runs `PRODUCT_AVAILABLE`, `OPERATOR_MATCH` and `LINE_STATUS`. `line` is `None` when KOS does not
 /// know the line.
 pub fn run_checks(
     catalog: &Catalog,
