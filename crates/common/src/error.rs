@@ -95,9 +95,14 @@ impl fmt::Display for ErrorCode {
 }
 
 /// A failed request, rendered as the SPEC failure envelope.
-#[derive(Debug, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct ApiError {
+///
+/// Boxed inside so `Result<T, ApiError>` stays one pointer wide: handlers return it on every
+/// path, and a 176-byte error would be copied through every `?`.
+pub struct ApiError(Box<ErrorInner>);
+
+/// The parts of an [`ApiError`].
+#[derive(Debug)]
+pub struct ErrorInner {
     code: ErrorCode,
     message: Cow<'static, str>,
     details: Option<String>,
@@ -106,8 +111,38 @@ pub struct ApiError {
     extra: Option<Map<String, Value>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The cause of an internal error; logged, never sent.
-    #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl std::ops::Deref for ApiError {
+    type Target = ErrorInner;
+    fn deref(&self) -> &ErrorInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorInner {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// The error part of the envelope (documented in every service's OpenAPI).
@@ -149,7 +184,7 @@ pub struct ErrorBody {
 impl ApiError {
     /// An error with the code's default message.
     pub fn new(code: ErrorCode) -> Self {
-        Self {
+        Self(Box::new(ErrorInner {
             code,
             message: Cow::Borrowed(code.default_message()),
             details: None,
@@ -158,7 +193,7 @@ impl ApiError {
             extra: None,
             headers: Vec::new(),
             source: None,
-        }
+        }))
     }
 
     /// The error's code.
@@ -219,11 +254,9 @@ impl ApiError {
             || Cow::Borrowed(ErrorCode::ValidationError.default_message()),
             |m| Cow::Owned(m.clone()),
         );
-        Self {
-            field_errors: Some(field_errors),
-            ..Self::new(ErrorCode::ValidationError)
-        }
-        .message(message)
+        let mut e = Self::new(ErrorCode::ValidationError).message(message);
+        e.field_errors = Some(field_errors);
+        e
     }
 
     /// `400 VALIDATION_ERROR` for a single field.
@@ -238,19 +271,16 @@ impl ApiError {
 
     /// `500 INTERNAL_ERROR`; the cause is logged when the response is built, never sent.
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self {
-            source: Some(cause.into()),
-            ..Self::new(ErrorCode::InternalError)
-        }
+        let mut e = Self::new(ErrorCode::InternalError);
+        e.source = Some(cause.into());
+        e
     }
 
     /// `503 SERVICE_UNAVAILABLE` (own database unreachable) with `Retry-After: 5`.
     pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self {
-            source: Some(cause.into()),
-            ..Self::new(ErrorCode::ServiceUnavailable)
-        }
-        .retry_after(5)
+        let mut e = Self::new(ErrorCode::ServiceUnavailable).retry_after(5);
+        e.source = Some(cause.into());
+        e
     }
 
     /// The body that will be sent.
@@ -306,10 +336,12 @@ impl IntoResponse for ApiError {
         if self.code.status() == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        for (k, v) in self.headers {
+        let code = self.code;
+        let mut this = self;
+        for (k, v) in std::mem::take(&mut this.headers) {
             headers.insert(k, v);
         }
-        resp.extensions_mut().insert(ErrorCodeExt(self.code));
+        resp.extensions_mut().insert(ErrorCodeExt(code));
         resp
     }
 }
