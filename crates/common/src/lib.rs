@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod history;
 pub mod http;
+pub mod kos;
 pub mod line;
 pub mod metrics;
 pub mod openapi;

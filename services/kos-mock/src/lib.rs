@@ -1,22 +1,35 @@
 //! The KOS mock service as a library: [`build`] makes an [`App`] from a [`Config`], [`App::parts`]
 //! gives its routes, docs and readiness checks (the all-in-one launcher mounts those), and
 //! [`run`] serves it standalone. The binary (`kos-mock-service`) is a thin wrapper.
+//!
+//! The mock stands in for the carrier back office (SPEC §5): deterministic data, realistic
+//! latency and failures when asked, and deterministic fault injection for tests.
 
 pub mod config;
+pub mod domain;
+pub mod gate;
+pub mod reply;
+pub mod routes;
+pub mod service_auth;
+pub mod sim;
+pub mod state;
+pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::Router;
-use phonebill_common::actuator::{DbHealth, HealthCheck};
-use phonebill_common::db::{Database, DbError, Migrations};
+use phonebill_common::actuator::{ComponentHealth, DbHealth, HealthCheck};
+use phonebill_common::db::{Database, Db, DbError, Migrations};
 use phonebill_common::http::ServiceParts;
-use phonebill_common::openapi::BearerSecurity;
-use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use utoipa::OpenApi;
 
-pub use config::Config;
+pub use config::{Config, StoreKind};
+
+use crate::state::{AppState, Catalog};
+use crate::store::{DynStore, memory::MemoryStore, postgres::PgStore, sqlite::SqliteStore};
 
 /// Service name (metrics label, docs path, SQLite file name).
 pub const SERVICE: &str = "kos-mock";
@@ -33,9 +46,42 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// The OpenAPI document of the service.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "phonebill KOS mock service", description = "See SPEC.md for the wire contract."),
-    modifiers(&BearerSecurity),
-    components(schemas(phonebill_common::error::ErrorBody))
+    info(
+        title = "phonebill KOS mock service",
+        description = "Stand-in for the carrier back office (SPEC §5). KOS routes answer in the KOS envelope \
+            (`success`, `resultCode`, `resultMessage`, `data`, `timestamp`, `traceId`); mock-data routes in the \
+            legacy `ApiResponse`. Extensions beyond the as-built mock: `POST /api/v1/kos/mock-datas/bulk` \
+            (load-test data), `/api/v1/kos/admin/*` (faults, simulation), fault mode `malformed`, result code 9403."
+    ),
+    paths(
+        routes::bill::inquire_bill,
+        routes::bill::inquire_bill_alias,
+        routes::bill::get_available_months,
+        routes::product::inquire_product,
+        routes::product::change_product,
+        routes::product::change_product_alias,
+        routes::product::list_products,
+        routes::auth::issue_token,
+        routes::auth::issue_token_alias,
+        routes::mock_data::create_mock_data,
+        routes::mock_data::create_mock_data_alias,
+        routes::mock_data::create_mock_data_bulk,
+        routes::mock_data::get_customer_product,
+        routes::mock_data::get_customer_product_alias,
+        routes::mock_data::get_customer_bill,
+        routes::mock_data::get_customer_bill_alias,
+        routes::admin::list_faults,
+        routes::admin::arm_fault,
+        routes::admin::clear_faults,
+        routes::admin::get_simulation,
+        routes::admin::update_simulation,
+    ),
+    components(schemas(phonebill_common::error::ErrorBody, reply::KosFailure)),
+    tags(
+        (name = "kos", description = "KOS endpoints (KOS envelope)"),
+        (name = "kos-mock-data", description = "Mock-data creation and lookup (legacy ApiResponse)"),
+        (name = "kos-admin", description = "Fault injection and simulation control"),
+    )
 )]
 pub struct ApiDoc;
 
@@ -45,16 +91,20 @@ pub enum BuildError {
     /// The database could not be set up.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// A built service.
 pub struct App {
-    /// Its configuration.
-    pub config: Config,
-    /// Its database.
-    pub database: Database,
+    /// Shared handler state.
+    pub state: Arc<AppState>,
+    /// Its database (`None` with `KOS_STORE=memory`).
+    pub database: Option<Database>,
     /// What the process gave it.
-    pub deps: Deps,
+    pub deps: phonebill_common::service::Deps,
+    ready: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for App {
@@ -65,39 +115,139 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Builds the service: database pool and background migrations.
-pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
-    let database = Database::start(
-        &config.base.database,
-        "kos-mock-service",
-        MIGRATIONS,
-        deps.shutdown.child_token(),
-    )?;
-    Ok(App {
+/// Seeds the demo data (retrying while the store is unavailable) and loads the catalogue.
+async fn seed(state: Arc<AppState>, database: Option<Database>, ready: watch::Sender<bool>) {
+    if let Some(db) = &database
+        && !db.wait_migrated().await
+    {
+        return;
+    }
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let result = async {
+            state
+                .store
+                .seed(&domain::seed::products(), &domain::seed::lines())
+                .await?;
+            state.store.products().await
+        }
+        .await;
+        match result {
+            Ok(products) => {
+                let _ = state.catalog.set(Arc::new(Catalog::new(products)));
+                tracing::info!("kos-mock demo data seeded");
+                let _ = ready.send(true);
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "kos-mock seeding failed; retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Builds the service: store (database pool with background migrations, or memory), simulator,
+/// and the seeding task.
+pub async fn build(
+    config: Config,
+    deps: phonebill_common::service::Deps,
+) -> Result<App, BuildError> {
+    if config.require_auth && config.api_key.is_none() {
+        return Err(BuildError::Config(
+            "KOS_REQUIRE_AUTH=true needs KOS_API_KEY".to_owned(),
+        ));
+    }
+    let (database, store): (Option<Database>, DynStore) = match config.store {
+        StoreKind::Memory => (None, Arc::new(MemoryStore::new())),
+        StoreKind::Database => {
+            let database = Database::start(
+                &config.base.database,
+                "kos-mock-service",
+                MIGRATIONS,
+                deps.shutdown.child_token(),
+            )?;
+            let store: DynStore = match &database.db {
+                Db::Postgres(p) => Arc::new(PgStore::new(p.clone())),
+                Db::Sqlite(p) => Arc::new(SqliteStore::new(p.clone())),
+            };
+            (Some(database), store)
+        }
+    };
+    let state = Arc::new(AppState {
+        sim: sim::Simulator::new(&config),
         config,
+        store,
+        metrics: deps.metrics.clone(),
+        catalog: tokio::sync::OnceCell::new(),
+    });
+    let (tx, rx) = watch::channel(false);
+    let cancel = deps.shutdown.child_token();
+    let task = seed(state.clone(), database.clone(), tx);
+    tokio::spawn(async move {
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = task => {}
+        }
+    });
+    Ok(App {
+        state,
         database,
         deps,
+        ready: rx,
     })
+}
+
+/// Readiness of the demo data: seeded and catalogue loaded.
+struct SeedHealth(watch::Receiver<bool>);
+
+#[async_trait::async_trait]
+impl HealthCheck for SeedHealth {
+    fn name(&self) -> String {
+        "seed".into()
+    }
+    fn critical(&self) -> bool {
+        true
+    }
+    async fn check(&self) -> ComponentHealth {
+        if *self.0.borrow() {
+            ComponentHealth::up()
+        } else {
+            ComponentHealth::down("demo data not seeded yet")
+        }
+    }
 }
 
 impl App {
     /// Routes, document and readiness checks.
     pub fn parts(&self) -> ServiceParts {
-        let health: Vec<Arc<dyn HealthCheck>> = vec![Arc::new(DbHealth {
-            name: "db".into(),
-            database: self.database.clone(),
-        })];
+        let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
+        if let Some(db) = &self.database {
+            health.push(Arc::new(DbHealth {
+                name: "db".into(),
+                database: db.clone(),
+            }));
+        }
+        health.push(Arc::new(SeedHealth(self.ready.clone())));
         ServiceParts {
             name: SERVICE,
-            router: Router::new(),
+            router: routes::router(&self.state),
             openapi: ApiDoc::openapi(),
             health,
         }
     }
 
+    /// Waits until migrations ran and the demo data is seeded (`false` if that never happens
+    /// because the service shut down first).
+    pub async fn wait_ready(&self) -> bool {
+        let mut rx = self.ready.clone();
+        rx.wait_for(|r| *r).await.is_ok()
+    }
+
     /// Stops background work and closes the pool.
     pub async fn shutdown(self) {
-        self.database.db.close().await;
+        if let Some(db) = &self.database {
+            db.db.close().await;
+        }
     }
 }
 
@@ -105,7 +255,7 @@ impl App {
 pub async fn run(app: App, listener: TcpListener) -> std::io::Result<()> {
     let result = phonebill_common::service::serve_standalone(
         app.parts(),
-        &app.config.base,
+        &app.state.config.base,
         &app.deps,
         listener,
     )

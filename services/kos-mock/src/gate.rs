@@ -1,0 +1,208 @@
+//! The gate in front of every KOS endpoint (SPEC 5.7, 5.8), in order: service credential (when
+//! required) → per-caller rate limit → fault (header `X-Kos-Fault`, else a scripted one) →
+//! simulated latency and failure → the handler. It also counts `kos_mock_requests_total`.
+//!
+//! `reset` and `lost-response` answer with a body stream that fails before its first byte:
+//! hyper then aborts the connection without writing a status line, which is what a peer
+//! crashing mid-request looks like to the client.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use phonebill_common::kos::{FaultMode, KosEndpoint, codes, headers};
+
+use crate::reply::{self, ResultCode};
+use crate::service_auth::{self, AuthFailure};
+use crate::state::AppState;
+
+/// What a gated route is.
+#[derive(Clone)]
+pub struct Gate {
+    /// Shared state.
+    pub app: Arc<AppState>,
+    /// Simulated endpoint, or `None` for admin routes (credential check only).
+    pub endpoint: Option<KosEndpoint>,
+    /// Metrics label.
+    pub label: &'static str,
+}
+
+/// Default delay of the `timeout` fault.
+const TIMEOUT_DELAY_MS: u64 = 10_000;
+/// Default delay of the `slow` fault.
+const SLOW_DELAY_MS: u64 = 3_000;
+/// Upper bound of any requested delay.
+const MAX_DELAY_MS: u64 = 120_000;
+
+/// A response whose body fails at once: the connection is dropped with no response.
+pub fn reset_response() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "kos-mock fault: connection reset",
+        ))
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.extensions_mut()
+        .insert(ResultCode(Cow::Borrowed("reset")));
+    r
+}
+
+/// `200` with a truncated JSON body.
+fn malformed_response() -> Response {
+    let mut r = Response::new(Body::from(
+        r#"{"success":true,"resultCode":"0000","resultMessage":"정상 처리되었습니다","data":{"requestId":"#,
+    ));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.extensions_mut()
+        .insert(ResultCode(Cow::Borrowed("malformed")));
+    r
+}
+
+fn unavailable_response() -> Response {
+    let mut r = reply::kos::<()>(
+        StatusCode::SERVICE_UNAVAILABLE,
+        false,
+        codes::SYSTEM_ERROR,
+        "서비스를 일시적으로 사용할 수 없습니다",
+        None,
+        codes::SYSTEM_ERROR,
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    r
+}
+
+/// The caller for rate limiting: `X-Service-Name`, else the client IP.
+fn caller(req: &Request) -> String {
+    if let Some(name) = req
+        .headers()
+        .get(headers::SERVICE_NAME)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 64)
+    {
+        return format!("svc:{name}");
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| format!("ip:{}", c.0.ip()))
+}
+
+/// The requested per-request fault: `Ok(None)` without the header, `Err` for a bad value.
+fn header_fault(h: &HeaderMap) -> Result<Option<(FaultMode, Option<u64>)>, Response> {
+    let Some(raw) = h.get(headers::FAULT) else {
+        return Ok(None);
+    };
+    let mode = raw
+        .to_str()
+        .ok()
+        .and_then(|s| s.parse::<FaultMode>().ok())
+        .ok_or_else(|| reply::invalid("X-Kos-Fault: unknown fault mode"))?;
+    let delay = match h.get(headers::FAULT_DELAY_MS) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| reply::invalid("X-Kos-Fault-Delay-Ms: not a number"))?,
+        ),
+    };
+    Ok(Some((mode, delay)))
+}
+
+/// The gate middleware.
+pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
+    let (resp, fault) = run_gate(&g, req, next).await;
+    let code = resp.extensions().get::<ResultCode>().map_or_else(
+        || Cow::Owned(resp.status().as_u16().to_string()),
+        |c| c.0.clone(),
+    );
+    g.app
+        .metrics
+        .kos_mock_requests
+        .with_label_values(&[g.label, &code, fault.map_or("none", FaultMode::as_str)])
+        .inc();
+    resp
+}
+
+async fn run_gate(g: &Gate, req: Request, next: Next) -> (Response, Option<FaultMode>) {
+    let cfg = &g.app.config;
+    let is_auth_endpoint = g.endpoint == Some(KosEndpoint::Auth);
+    if cfg.require_auth && !is_auth_endpoint {
+        match service_auth::check(cfg, req.headers()) {
+            Ok(()) => {}
+            Err(AuthFailure::Unauthorized) => {
+                return (
+                    reply::fail(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, None),
+                    None,
+                );
+            }
+            Err(AuthFailure::Forbidden) => {
+                return (
+                    reply::fail(StatusCode::FORBIDDEN, codes::FORBIDDEN, None),
+                    None,
+                );
+            }
+        }
+    }
+    let Some(endpoint) = g.endpoint else {
+        return (next.run(req).await, None);
+    };
+    if let Err(retry_after) = g.app.sim.check_rate(endpoint, &caller(&req)) {
+        return (reply::rate_limited(retry_after), None);
+    }
+    let fault = if cfg.faults_enabled {
+        match header_fault(req.headers()) {
+            Err(resp) => return (resp, None),
+            Ok(Some(f)) => Some(f),
+            Ok(None) => g.app.sim.take_fault(endpoint),
+        }
+    } else {
+        None
+    };
+    if let Some((mode, delay)) = fault {
+        let delay =
+            |default: u64| Duration::from_millis(delay.unwrap_or(default).min(MAX_DELAY_MS));
+        let resp = match mode {
+            FaultMode::Timeout => {
+                tokio::time::sleep(delay(TIMEOUT_DELAY_MS)).await;
+                reply::system_error()
+            }
+            FaultMode::Error => reply::system_error(),
+            FaultMode::Slow => {
+                tokio::time::sleep(delay(SLOW_DELAY_MS)).await;
+                next.run(req).await
+            }
+            FaultMode::Unavailable => unavailable_response(),
+            FaultMode::Reset => reset_response(),
+            FaultMode::LostResponse => {
+                // Perform the operation, then lose the answer.
+                drop(next.run(req).await);
+                reset_response()
+            }
+            FaultMode::Malformed => malformed_response(),
+        };
+        return (resp, Some(mode));
+    }
+    if let Some((latency, success)) = g.app.sim.draw(endpoint) {
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        if !success {
+            // A simulated failure happens before any state change (SPEC 5.3.3).
+            return (reply::system_error(), None);
+        }
+    }
+    (next.run(req).await, None)
+}

@@ -1,0 +1,220 @@
+//! Bill inquiry (SPEC 5.3.1) and available months (SPEC 5.3.4).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::response::Response;
+use http::StatusCode;
+use phonebill_common::kos::{
+    AvailableMonthsData, BillInquiryData, BillInquiryRequest, CustomerInfo, KosEnvelope, codes,
+    proc_status,
+};
+use phonebill_common::line::LineNumber;
+use serde::Deserialize;
+
+use crate::domain::Line;
+use crate::domain::bills::{self, YearMonth};
+use crate::reply::{self, KosFailure, KosJson};
+use crate::state::AppState;
+
+/// Bill inquiry body as received: every field optional so a missing one is a `9001` that names it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawBillInquiry {
+    line_number: Option<String>,
+    billing_month: Option<String>,
+    request_id: Option<String>,
+}
+
+/// Checks `requestId`: required, 1–64 characters.
+pub(crate) fn request_id(raw: Option<String>) -> Result<String, Response> {
+    match raw.map(|s| s.trim().to_owned()) {
+        Some(s) if !s.is_empty() && s.chars().count() <= 64 => Ok(s),
+        Some(s) if !s.is_empty() => Err(reply::invalid("requestId: at most 64 characters")),
+        _ => Err(reply::invalid("requestId: required")),
+    }
+}
+
+/// Checks `lineNumber`: required, `010` + 8 digits, dashes allowed.
+pub(crate) fn line_number(raw: Option<&str>) -> Result<LineNumber, Response> {
+    let raw = raw.ok_or_else(|| reply::invalid("lineNumber: required"))?;
+    LineNumber::parse(raw)
+        .ok_or_else(|| reply::invalid("lineNumber: must be 010 followed by 8 digits"))
+}
+
+/// The customer part of inquiry answers.
+pub(crate) fn customer_info(line: &Line) -> CustomerInfo {
+    CustomerInfo {
+        customer_name: line.customer_name.clone(),
+        customer_id: line.customer_id.clone(),
+        operator_code: line.operator_code.clone(),
+        line_status: line.line_status.clone(),
+    }
+}
+
+/// Today in Korea time.
+pub(crate) fn today() -> chrono::NaiveDate {
+    phonebill_common::time::now_kst().date_naive()
+}
+
+const BILL_DONE: &str = "요금 조회가 완료되었습니다";
+
+fn bill_failure(request_id: String, code: &'static str) -> Response {
+    let data = BillInquiryData {
+        request_id,
+        proc_status: proc_status::FAILED.to_owned(),
+        result_code: code.to_owned(),
+        result_message: codes::message(code).unwrap_or_default().to_owned(),
+        bill_info: None,
+        customer_info: None,
+    };
+    reply::ok(BILL_DONE, data, code)
+}
+
+/// `POST /api/v1/kos/bill/inquiry`: one month's bill of a line.
+#[utoipa::path(
+    post,
+    path = "/api/v1/kos/bill/inquiry",
+    tag = "kos",
+    request_body = BillInquiryRequest,
+    params(
+        ("X-Kos-Fault" = Option<String>, Header, description = "fault injection: timeout|error|slow|unavailable|reset|lost-response|malformed"),
+        ("X-Kos-Fault-Delay-Ms" = Option<u64>, Header, description = "delay of timeout/slow"),
+        ("X-Service-Name" = Option<String>, Header, description = "calling service (credential check, rate-limit key)"),
+    ),
+    responses(
+        (status = 200, description = "Processed; `data.resultCode` 0000, 1001 (unknown line), 1002 (line not active), 1003 (no bill for the month)", body = KosEnvelope<BillInquiryData>),
+        (status = 400, description = "9001 field rule, 9003 unreadable JSON, 9004 wrong type", body = KosFailure),
+        (status = 401, description = "9401 service credential missing or invalid", body = KosFailure),
+        (status = 403, description = "9403 service not allowed", body = KosFailure),
+        (status = 429, description = "9429 rate limit, `Retry-After`", body = KosFailure),
+        (status = 500, description = "9999 system error (simulated or real)", body = KosFailure),
+        (status = 503, description = "fault `unavailable`, `Retry-After: 30`", body = KosFailure),
+    )
+)]
+pub async fn inquire_bill(
+    State(app): State<Arc<AppState>>,
+    KosJson(body): KosJson<RawBillInquiry>,
+) -> Response {
+    let line = match line_number(body.line_number.as_deref()) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let request_id = match request_id(body.request_id) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let current = YearMonth::of(today());
+    let month = match body.billing_month.as_deref().map(str::trim) {
+        None | Some("") => current,
+        Some(raw) => match YearMonth::parse(raw) {
+            Some(m) => m,
+            None => return reply::invalid("billingMonth: must be YYYYMM with month 01-12"),
+        },
+    };
+    let Some(catalog) = app.catalog() else {
+        return reply::system_error();
+    };
+    let line = match app.store.line(line.as_str()).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return bill_failure(request_id, codes::BILL_LINE_NOT_FOUND),
+        Err(e) => return reply::store_error(&e),
+    };
+    if !line.is_active() {
+        return bill_failure(request_id, codes::BILL_LINE_NOT_ACTIVE);
+    }
+    if !bills::window(today()).contains(&month) {
+        return bill_failure(request_id, codes::BILL_NOT_FOUND);
+    }
+    let Some(product) = catalog.get(bills::billed_product_code(&line, month, current)) else {
+        return bill_failure(request_id, codes::BILL_NOT_FOUND);
+    };
+    let data = BillInquiryData {
+        request_id,
+        proc_status: proc_status::SUCCESS.to_owned(),
+        result_code: codes::SUCCESS.to_owned(),
+        result_message: codes::message(codes::SUCCESS)
+            .unwrap_or_default()
+            .to_owned(),
+        bill_info: Some(bills::compute(&line, product, month, current)),
+        customer_info: Some(customer_info(&line)),
+    };
+    reply::ok(BILL_DONE, data, codes::SUCCESS)
+}
+
+/// `POST /api/kos/bill-inquiry`: the seed's alias of the bill inquiry, same behaviour.
+#[utoipa::path(
+    post,
+    path = "/api/kos/bill-inquiry",
+    tag = "kos",
+    request_body = BillInquiryRequest,
+    responses(
+        (status = 200, description = "Same as `POST /api/v1/kos/bill/inquiry`", body = KosEnvelope<BillInquiryData>),
+        (status = 400, description = "9001/9003/9004", body = KosFailure),
+        (status = 500, description = "9999", body = KosFailure),
+    )
+)]
+pub async fn inquire_bill_alias(
+    state: State<Arc<AppState>>,
+    body: KosJson<RawBillInquiry>,
+) -> Response {
+    inquire_bill(state, body).await
+}
+
+fn months_failure(code: &'static str) -> Response {
+    let message = codes::message(code).unwrap_or_default();
+    let data = AvailableMonthsData {
+        result_code: code.to_owned(),
+        result_message: message.to_owned(),
+        line_number: None,
+        available_months: Vec::new(),
+    };
+    reply::kos(StatusCode::OK, false, code, message, Some(data), code)
+}
+
+/// `GET /api/v1/kos/bill/available-months/{lineNumber}`: the months with bills, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/kos/bill/available-months/{lineNumber}",
+    tag = "kos",
+    params(("lineNumber" = String, Path, description = "11 digits, dashes accepted")),
+    responses(
+        (status = 200, description = "`success:true` with six `YYYY-MM` months; `success:false` with 1001 (unknown line) or 1002 (not active) and `availableMonths: []`", body = KosEnvelope<AvailableMonthsData>),
+        (status = 400, description = "9004 malformed line number", body = KosFailure),
+        (status = 500, description = "9999", body = KosFailure),
+    )
+)]
+pub async fn get_available_months(
+    State(app): State<Arc<AppState>>,
+    path: Result<axum::extract::Path<String>, PathRejection>,
+) -> Response {
+    let Some(line) = path.ok().and_then(|p| LineNumber::parse(&p.0)) else {
+        return reply::fail(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_PARAMETER_TYPE,
+            Some("lineNumber: must be 010 followed by 8 digits"),
+        );
+    };
+    let line = match app.store.line(line.as_str()).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return months_failure(codes::BILL_LINE_NOT_FOUND),
+        Err(e) => return reply::store_error(&e),
+    };
+    if !line.is_active() {
+        return months_failure(codes::BILL_LINE_NOT_ACTIVE);
+    }
+    let data = AvailableMonthsData {
+        result_code: codes::SUCCESS.to_owned(),
+        result_message: codes::message(codes::SUCCESS)
+            .unwrap_or_default()
+            .to_owned(),
+        line_number: Some(line.line_number),
+        available_months: bills::window(today()).iter().map(|m| m.dashed()).collect(),
+    };
+    reply::ok(
+        "데이터 보유 월 목록 조회가 완료되었습니다",
+        data,
+        codes::SUCCESS,
+    )
+}

@@ -1,0 +1,71 @@
+//! Shared state of the handlers: configuration, store, simulator, metrics and the product
+//! catalogue. Products never change at run time (no endpoint edits them), so the catalogue is
+//! loaded once after seeding and served from memory; lines are always read from the store, so a
+//! change made through any replica is seen by every replica.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use phonebill_common::metrics::Metrics;
+use tokio::sync::OnceCell;
+
+use crate::Config;
+use crate::domain::Product;
+use crate::sim::Simulator;
+use crate::store::DynStore;
+
+/// The products, by code and in list order (`monthly_fee` descending, then code).
+#[derive(Debug)]
+pub struct Catalog {
+    by_code: HashMap<String, Product>,
+    sorted: Vec<Product>,
+}
+
+impl Catalog {
+    /// Builds the catalogue.
+    pub fn new(mut products: Vec<Product>) -> Self {
+        products.sort_by(|a, b| {
+            b.monthly_fee
+                .cmp(&a.monthly_fee)
+                .then_with(|| a.code.cmp(&b.code))
+        });
+        Self {
+            by_code: products
+                .iter()
+                .map(|p| (p.code.clone(), p.clone()))
+                .collect(),
+            sorted: products,
+        }
+    }
+
+    /// A product by code.
+    pub fn get(&self, code: &str) -> Option<&Product> {
+        self.by_code.get(code)
+    }
+
+    /// All products in list order.
+    pub fn all(&self) -> &[Product] {
+        &self.sorted
+    }
+}
+
+/// Handler state.
+pub struct AppState {
+    /// Configuration.
+    pub config: Config,
+    /// Storage.
+    pub store: DynStore,
+    /// Simulation, rate limits, faults.
+    pub sim: Simulator,
+    /// Process metrics.
+    pub metrics: Metrics,
+    /// Set once the demo data is seeded.
+    pub catalog: OnceCell<Arc<Catalog>>,
+}
+
+impl AppState {
+    /// The catalogue, or `None` while the service is still starting.
+    pub fn catalog(&self) -> Option<Arc<Catalog>> {
+        self.catalog.get().cloned()
+    }
+}
