@@ -6,6 +6,7 @@
 //! `phonebill` launcher run four services in one process and lets tests run apps side by side.
 
 pub mod actuator;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod envelope;
