@@ -7,6 +7,8 @@
 
 pub mod actuator;
 pub mod auth;
+pub mod breaker;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod envelope;
