@@ -5,6 +5,13 @@
 //! The mock stands in for the carrier back office (SPEC §5): deterministic data, realistic
 //! latency and failures when asked, and deterministic fault injection for tests.
 
+// Validation helpers return the finished rejection `Response` as their error so handlers can
+// `return` it; rejections are the cold path, so the size of `Err` does not matter.
+#![expect(
+    clippy::result_large_err,
+    reason = "early-return helpers carry the finished KOS rejection response"
+)]
+
 pub mod config;
 pub mod domain;
 pub mod gate;

@@ -53,7 +53,7 @@ pub async fn issue_token(
     if !service_auth::key_matches(cfg, &key) {
         return reply::fail(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, None);
     }
-    if !cfg.allowed_services.iter().any(|s| *s == service) {
+    if !cfg.allowed_services.contains(&service) {
         return reply::fail(StatusCode::FORBIDDEN, codes::FORBIDDEN, None);
     }
     let Some(secret) = cfg.api_key.as_ref() else {
