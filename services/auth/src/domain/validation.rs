@@ -124,8 +124,8 @@ fn dashed_line_ok(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 13
         && s.starts_with("010-")
-        && b[7] == b'-'
-        && b[4..7].iter().chain(&b[8..]).all(u8::is_ascii_digit)
+        && b[8] == b'-'
+        && b[4..8].iter().chain(&b[9..]).all(u8::is_ascii_digit)
 }
 
 /// Validates a registration (SPEC 2.8).
