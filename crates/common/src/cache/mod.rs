@@ -528,11 +528,14 @@ impl Cache {
                 let loaded = f().await.map_err(Some)?;
                 Ok(self.store(key, loaded).await)
             };
-            self.inner
-                .l1
-                .entry(Arc::clone(&k))
-                .or_try_insert_with::<_, Option<E>>(init)
-                .await
+            // Boxed: moka's entry future is ~16 KiB and would bloat every caller's future.
+            Box::pin(
+                self.inner
+                    .l1
+                    .entry(Arc::clone(&k))
+                    .or_try_insert_with::<_, Option<E>>(init),
+            )
+            .await
         };
         let fallback = match entry {
             Ok(e) => match lookup_of(key, e.value()) {
@@ -608,11 +611,11 @@ impl Cache {
         let mut found = None;
         if let Some(l2) = &self.inner.l2 {
             let rk = key.render(&self.inner.config.prefix, Some("stale"));
-            match l2
+            if let Ok(Some(bytes)) = l2
                 .exec::<Option<Vec<u8>>>("get_stale", Op::Cmd(redis::cmd("GET").arg(&rk)))
                 .await
             {
-                Ok(Some(bytes)) => match serde_json::from_slice::<Stored<T>>(&bytes) {
+                match serde_json::from_slice::<Stored<T>>(&bytes) {
                     Ok(s) => {
                         found = Some(Stale {
                             value: Arc::new(s.value),
@@ -620,8 +623,7 @@ impl Cache {
                         });
                     }
                     Err(e) => l2.log_rate_limited("decode_stale", &e),
-                },
-                Ok(None) | Err(_) => {}
+                }
             }
         }
         if found.is_none() {
