@@ -123,6 +123,36 @@ pub fn for_db(db: &Db) -> DynBillStore {
     }
 }
 
+/// Rows per multi-row `INSERT` (13 parameters each: far below both databases' limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Splits a batch into inquiry rows (one per `request_id`: the last final row, else the last
+/// `PROCESSING` row, so one statement never touches a row twice) and KOS call rows.
+fn coalesce(batch: &[HistoryEvent]) -> (Vec<&InquiryRow>, Vec<&KosCallRow>) {
+    let mut by_id: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut inquiries: Vec<&InquiryRow> = Vec::new();
+    let mut calls = Vec::new();
+    for ev in batch {
+        match ev {
+            HistoryEvent::Inquiry(r) => match by_id.get(r.request_id.as_str()) {
+                Some(&i) => {
+                    if r.status != HistoryStatus::Processing
+                        || inquiries[i].status == HistoryStatus::Processing
+                    {
+                        inquiries[i] = r;
+                    }
+                }
+                None => {
+                    by_id.insert(&r.request_id, inquiries.len());
+                    inquiries.push(r);
+                }
+            },
+            HistoryEvent::KosCall(c) => calls.push(c),
+        }
+    }
+    (inquiries, calls)
+}
+
 /// Reads a stored status.
 fn status_of(s: &str) -> Result<HistoryStatus, StoreError> {
     HistoryStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("status {s:?}")))

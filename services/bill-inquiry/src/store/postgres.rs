@@ -38,8 +38,8 @@ fn bu(u: Uuid) -> Uuid {
     u
 }
 
-fn bj(v: Option<&serde_json::Value>) -> Option<sqlx::types::Json<&serde_json::Value>> {
-    v.map(sqlx::types::Json)
+fn bj_owned(v: Option<&serde_json::Value>) -> Option<sqlx::types::Json<serde_json::Value>> {
+    v.cloned().map(sqlx::types::Json)
 }
 
 fn gt(row: &DbRow, col: &str) -> Result<DateTime<Utc>, StoreError> {

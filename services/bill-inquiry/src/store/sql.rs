@@ -1,6 +1,6 @@
 //! The SQL of [`super::BillStore`], written once and expanded per dialect by
 //! `impl_bill_store!`. The invoking module provides: `DB` (the sqlx database), `DbRow`, `sql(&str)`
-//! (placeholder syntax), `bt`/`gt`/`gto` (timestamps), `bu` (uuid), `bj`/`gj` (JSON).
+//! (placeholder syntax), `bt`/`gt`/`gto` (timestamps), `bu`/`gu` (uuid), `bj_owned`/`gj` (JSON).
 
 macro_rules! impl_bill_store {
     ($store:ty) => {
@@ -63,58 +63,59 @@ macro_rules! impl_bill_store {
                 &self,
                 batch: &[HistoryEvent],
             ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+                let (inquiries, calls) = super::coalesce(batch);
                 let mut tx = self.pool.begin().await?;
-                for ev in batch {
-                    match ev {
-                        HistoryEvent::Inquiry(r) => {
-                            // A final status is never replaced by PROCESSING (a retried batch or
-                            // a late PROCESSING row must not undo a completion).
-                            sqlx::query(&sql(
-                                "INSERT INTO bill_inquiry_history (request_id, user_id, customer_id, \
-                                 line_number, inquiry_month, status, result_code, result_message, \
-                                 result_summary, bill_info, from_cache, requested_at, processed_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                                 ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
-                                 result_code = excluded.result_code, \
-                                 result_message = excluded.result_message, \
-                                 result_summary = excluded.result_summary, \
-                                 bill_info = excluded.bill_info, \
-                                 processed_at = excluded.processed_at \
-                                 WHERE excluded.status <> 'PROCESSING'",
-                            ))
-                            .bind(&r.request_id)
-                            .bind(&r.user_id)
-                            .bind(&r.customer_id)
-                            .bind(&r.line_number)
-                            .bind(&r.inquiry_month)
-                            .bind(r.status.as_str())
-                            .bind(&r.result_code)
-                            .bind(&r.result_message)
-                            .bind(&r.result_summary)
-                            .bind(bj(r.bill_info.as_ref()))
-                            .bind(r.from_cache)
-                            .bind(bt(r.requested_at))
-                            .bind(r.processed_at.map(bt))
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        HistoryEvent::KosCall(c) => {
-                            sqlx::query(&sql(
-                                "INSERT INTO kos_call_log (request_id, endpoint, result_code, outcome, \
-                                 duration_ms, called_at, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                                 ON CONFLICT (event_id) DO NOTHING",
-                            ))
-                            .bind(&c.request_id)
-                            .bind(&c.endpoint)
-                            .bind(&c.result_code)
-                            .bind(&c.outcome)
-                            .bind(c.duration_ms)
-                            .bind(bt(c.called_at))
-                            .bind(bu(c.event_id))
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
+                // Multi-row statements: one round trip per chunk instead of one per row.
+                for chunk in inquiries.chunks(super::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<DB>::new(
+                        "INSERT INTO bill_inquiry_history (request_id, user_id, customer_id, \
+                         line_number, inquiry_month, status, result_code, result_message, \
+                         result_summary, bill_info, from_cache, requested_at, processed_at) ",
+                    );
+                    qb.push_values(chunk.iter(), |mut b, r| {
+                        b.push_bind(r.request_id.clone())
+                            .push_bind(r.user_id.clone())
+                            .push_bind(r.customer_id.clone())
+                            .push_bind(r.line_number.clone())
+                            .push_bind(r.inquiry_month.clone())
+                            .push_bind(r.status.as_str())
+                            .push_bind(r.result_code.clone())
+                            .push_bind(r.result_message.clone())
+                            .push_bind(r.result_summary.clone())
+                            .push_bind(bj_owned(r.bill_info.as_ref()))
+                            .push_bind(r.from_cache)
+                            .push_bind(bt(r.requested_at))
+                            .push_bind(r.processed_at.map(bt));
+                    });
+                    // A final status is never replaced by PROCESSING (a retried batch or a
+                    // late PROCESSING row must not undo a completion).
+                    qb.push(
+                        " ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
+                         result_code = excluded.result_code, \
+                         result_message = excluded.result_message, \
+                         result_summary = excluded.result_summary, \
+                         bill_info = excluded.bill_info, \
+                         processed_at = excluded.processed_at \
+                         WHERE excluded.status <> 'PROCESSING'",
+                    );
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for chunk in calls.chunks(super::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<DB>::new(
+                        "INSERT INTO kos_call_log (request_id, endpoint, result_code, outcome, \
+                         duration_ms, called_at, event_id) ",
+                    );
+                    qb.push_values(chunk.iter(), |mut b, c| {
+                        b.push_bind(c.request_id.clone())
+                            .push_bind(c.endpoint.clone())
+                            .push_bind(c.result_code.clone())
+                            .push_bind(c.outcome.clone())
+                            .push_bind(c.duration_ms)
+                            .push_bind(bt(c.called_at))
+                            .push_bind(bu(c.event_id));
+                    });
+                    qb.push(" ON CONFLICT (event_id) DO NOTHING");
+                    qb.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -56,6 +56,10 @@ fn parse_t(col: &str, s: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
+fn bj_owned(v: Option<&serde_json::Value>) -> Option<String> {
+    bj(v)
+}
+
 fn gt(row: &DbRow, col: &str) -> Result<DateTime<Utc>, StoreError> {
     let s: String = row.try_get(col)?;
     parse_t(col, &s)
