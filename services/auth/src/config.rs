@@ -20,6 +20,7 @@
 //! | `ARGON2_MEMORY_KIB` | 19456 | Argon2id memory cost (SPEC 2.14; lower only in tests) |
 //! | `ARGON2_ITERATIONS` | 2 | Argon2id time cost |
 //! | `ARGON2_PARALLELISM` | 1 | Argon2id lanes |
+//! | `ARGON2_MAX_CONCURRENCY` | 0 = CPUs − 1 (min 1) | hashes computed at once; the rest queue |
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct Argon2Config {
     pub iterations: u32,
     /// Lanes.
     pub parallelism: u32,
+    /// Hashes at once (0: CPUs − 1, at least 1).
+    pub max_concurrency: usize,
 }
 
 impl Default for Argon2Config {
@@ -49,6 +52,7 @@ impl Default for Argon2Config {
             memory_kib: 19456,
             iterations: 2,
             parallelism: 1,
+            max_concurrency: 0,
         }
     }
 }
@@ -115,6 +119,7 @@ impl Config {
             memory_kib: env.ranged("ARGON2_MEMORY_KIB", 19456u32, 8..=4_194_304)?,
             iterations: env.ranged("ARGON2_ITERATIONS", 2u32, 1..=100)?,
             parallelism: env.ranged("ARGON2_PARALLELISM", 1u32, 1..=64)?,
+            max_concurrency: env.ranged("ARGON2_MAX_CONCURRENCY", 0usize, 0..=1024)?,
         };
         if argon2.memory_kib < 8 * argon2.parallelism {
             return Err(ConfigError::new(

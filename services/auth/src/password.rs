@@ -1,6 +1,9 @@
 //! Password hashing: Argon2id PHC strings (SPEC 2.14), computed on tokio's blocking pool so a
 //! login storm never stalls the event loop. Unknown users are checked against a dummy hash made
 //! at start with the same parameters, so "no such user" and "wrong password" take the same time.
+//! At most `ARGON2_MAX_CONCURRENCY` hashes run at once (default: CPUs − 1, at least 1): a login
+//! storm queues instead of taking every core, so the runtime's workers keep a core for the
+//! requests that need no hashing (health probes, token checks).
 
 use std::sync::Arc;
 
@@ -20,6 +23,7 @@ pub struct HashError(String);
 pub struct Hasher {
     params: Params,
     dummy: Arc<String>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -62,18 +66,39 @@ impl Hasher {
         let dummy = tokio::task::spawn_blocking(move || hash_sync(&p, "dummy-password-Aa1!"))
             .await
             .map_err(|e| HashError(e.to_string()))??;
+        let max = if cfg.max_concurrency > 0 {
+            cfg.max_concurrency
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1))
+                .max(1)
+        };
         Ok(Self {
             params,
             dummy: Arc::new(dummy),
+            permits: Arc::new(tokio::sync::Semaphore::new(max)),
         })
+    }
+
+    /// Runs `f` on the blocking pool once a hashing permit is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| HashError(e.to_string()))
     }
 
     /// Hashes `password`.
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let p = self.params.clone();
-        tokio::task::spawn_blocking(move || hash_sync(&p, &password))
-            .await
-            .map_err(|e| HashError(e.to_string()))?
+        self.run(move || hash_sync(&p, &password)).await?
     }
 
     /// Whether `password` matches `hash`; with `None` it checks the dummy hash (always false)
@@ -82,9 +107,7 @@ impl Hasher {
         let p = self.params.clone();
         let real = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.as_str().to_owned());
-        let ok = tokio::task::spawn_blocking(move || verify_sync(&p, &hash, &password))
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
+        let ok = self.run(move || verify_sync(&p, &hash, &password)).await?;
         Ok(real && ok)
     }
 }
@@ -99,6 +122,7 @@ mod tests {
             memory_kib: 64,
             iterations: 1,
             parallelism: 1,
+            max_concurrency: 0,
         })
         .await
         .expect("hasher");

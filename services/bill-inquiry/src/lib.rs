@@ -1,25 +1,45 @@
 //! The bill-inquiry service as a library: [`build`] makes an [`App`] from a [`Config`], [`App::parts`]
 //! gives its routes, docs and readiness checks (the all-in-one launcher mounts those), and
 //! [`run`] serves it standalone. The binary (`bill-inquiry-service`) is a thin wrapper.
+//!
+//! Modules: `config` (variables), `domain` (pure rules), `store` (history tables, PostgreSQL and
+//! SQLite), `service` (use cases: cache, KOS, sync budget, history), `routes` (handlers).
 
 pub mod config;
+pub mod domain;
+pub mod routes;
+pub mod service;
+pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::Router;
-use phonebill_common::actuator::{DbHealth, HealthCheck};
+use phonebill_common::actuator::{ComponentHealth, DbHealth, HealthCheck};
+use phonebill_common::auth::{DenyList, DenyListError, TokenVerifier};
+use phonebill_common::cache::{Cache, CacheError};
 use phonebill_common::db::{Database, DbError, Migrations};
+use phonebill_common::history::{self, HistoryTask};
 use phonebill_common::http::ServiceParts;
+use phonebill_common::kos::client::{KosClient, KosClientBuildError};
 use phonebill_common::openapi::BearerSecurity;
 use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use utoipa::OpenApi;
 
 pub use config::Config;
 
+use crate::domain::{DynClock, SystemClock};
+use crate::service::{BillService, ServiceDeps};
+use crate::store::DynBillStore;
+
 /// Service name (metrics label, docs path, SQLite file name).
 pub const SERVICE: &str = "bill-inquiry";
+
+/// How long shutdown lets background KOS calls finish before abandoning them.
+const BACKGROUND_GRACE: Duration = Duration::from_secs(10);
 
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -33,9 +53,27 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// The OpenAPI document of the service.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "phonebill bill-inquiry service", description = "See SPEC.md for the wire contract."),
+    info(title = "phonebill bill-inquiry service", description = "See SPEC.md §3 for the wire contract."),
+    paths(
+        routes::menu::get_menu,
+        routes::inquiry::post_inquiry,
+        routes::inquiry::get_inquiry_result,
+        routes::history::get_history,
+    ),
     modifiers(&BearerSecurity),
-    components(schemas(phonebill_common::error::ErrorBody))
+    components(schemas(
+        phonebill_common::error::ErrorBody,
+        routes::inquiry::InquiryRequest,
+        service::InquiryData,
+        service::MenuData,
+        service::MenuCustomer,
+        service::HistoryPage,
+        service::HistoryItem,
+        service::PaginationInfo,
+        phonebill_common::kos::BillInfo,
+        phonebill_common::kos::CustomerInfo,
+    )),
+    tags((name = "bills", description = "Bill menu, inquiry, polling and history"))
 )]
 pub struct ApiDoc;
 
@@ -45,6 +83,15 @@ pub enum BuildError {
     /// The database could not be set up.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The cache could not be set up.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// The deny list could not be set up.
+    #[error(transparent)]
+    Deny(#[from] DenyListError),
+    /// The KOS client could not be built.
+    #[error(transparent)]
+    Kos(#[from] KosClientBuildError),
 }
 
 /// A built service.
@@ -55,6 +102,17 @@ pub struct App {
     pub database: Database,
     /// What the process gave it.
     pub deps: Deps,
+    /// The store (tests read history through it).
+    pub store: DynBillStore,
+    /// The cache.
+    pub cache: Cache,
+    /// The KOS client (its breaker).
+    pub kos: KosClient,
+    state: routes::AppState,
+    history_task: HistoryTask,
+    history_stop: CancellationToken,
+    tracker: TaskTracker,
+    background_cancel: CancellationToken,
 }
 
 impl std::fmt::Debug for App {
@@ -65,38 +123,147 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Builds the service: database pool and background migrations.
+/// Builds the service with the system clock.
 pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
+    build_with_clock(config, deps, Arc::new(SystemClock)).await
+}
+
+/// Builds the service: database (background migrations), verifier, cache, KOS client, history
+/// writer and the retention task.
+pub async fn build_with_clock(
+    config: Config,
+    deps: Deps,
+    clock: DynClock,
+) -> Result<App, BuildError> {
     let database = Database::start(
         &config.base.database,
         "bill-inquiry-service",
         MIGRATIONS,
         deps.shutdown.child_token(),
     )?;
+    let store = store::for_db(&database.db);
+    let deny = DenyList::start(&config.deny, deps.shutdown.child_token())?;
+    let verifier =
+        TokenVerifier::new(config.verifier.clone(), deny).with_metrics(deps.metrics.clone());
+    let cache = Cache::new(config.cache.clone(), &deps.metrics, &deps.shutdown)?;
+    let kos = KosClient::new(config.kos.clone(), &deps.metrics)?;
+    // The writer stops on its own token, cancelled by `App::shutdown` only after the background
+    // inquiries finished, so their final rows are flushed too.
+    let history_stop = CancellationToken::new();
+    let (writer, history_task) = history::spawn(
+        SERVICE,
+        "inquiry",
+        Arc::clone(&store),
+        config.history.clone(),
+        &deps.metrics,
+        history_stop.clone(),
+    );
+    let tracker = TaskTracker::new();
+    let background_cancel = CancellationToken::new();
+    let svc = BillService::new(ServiceDeps {
+        cache: cache.clone(),
+        kos: kos.clone(),
+        store: Arc::clone(&store),
+        history: writer,
+        clock: Arc::clone(&clock),
+        sync_budget: config.sync_budget,
+        retention: config.result_retention,
+        tracker: tracker.clone(),
+        cancel: background_cancel.clone(),
+    });
+    spawn_retention(&tracker, svc.clone(), deps.shutdown.child_token());
+    let state = routes::AppState {
+        svc,
+        verifier,
+        clock,
+    };
     Ok(App {
         config,
         database,
         deps,
+        store,
+        cache,
+        kos,
+        state,
+        history_task,
+        history_stop,
+        tracker,
+        background_cancel,
     })
+}
+
+/// Hourly: drop `billInfo` past the polling retention.
+fn spawn_retention(tracker: &TaskTracker, svc: BillService, cancel: CancellationToken) {
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = tick.tick() => {
+                    match svc.purge_expired_results().await {
+                        Ok(n) if n > 0 => tracing::info!(rows = n, "expired bill results purged"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "bill result purge failed"),
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Readiness component `kos`: the breaker state (never critical: the breaker handles KOS).
+struct KosHealth(KosClient);
+
+#[async_trait::async_trait]
+impl HealthCheck for KosHealth {
+    fn name(&self) -> String {
+        "kos".into()
+    }
+    fn critical(&self) -> bool {
+        false
+    }
+    async fn check(&self) -> ComponentHealth {
+        ComponentHealth::up().detail("breaker", self.0.breaker().state().as_str())
+    }
 }
 
 impl App {
     /// Routes, document and readiness checks.
     pub fn parts(&self) -> ServiceParts {
-        let health: Vec<Arc<dyn HealthCheck>> = vec![Arc::new(DbHealth {
-            name: "db".into(),
-            database: self.database.clone(),
-        })];
+        let health: Vec<Arc<dyn HealthCheck>> = vec![
+            Arc::new(DbHealth {
+                name: "db".into(),
+                database: self.database.clone(),
+            }),
+            self.state.verifier.health(),
+            self.cache.health_check(),
+            Arc::new(KosHealth(self.kos.clone())),
+        ];
         ServiceParts {
             name: SERVICE,
-            router: Router::new(),
+            router: routes::router(self.state.clone()),
             openapi: ApiDoc::openapi(),
             health,
         }
     }
 
-    /// Stops background work and closes the pool.
+    /// Stops background work: lets in-flight KOS calls finish (bounded), flushes the history
+    /// writer, then closes the cache and the pool.
     pub async fn shutdown(self) {
+        self.tracker.close();
+        if tokio::time::timeout(BACKGROUND_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            self.background_cancel.cancel();
+            self.tracker.wait().await;
+        }
+        // Handlers and background tasks are done: flush what they queued.
+        drop(self.state);
+        self.history_stop.cancel();
+        let written = self.history_task.join().await;
+        tracing::debug!(written, "history writer stopped");
+        self.cache.close().await;
         self.database.db.close().await;
     }
 }

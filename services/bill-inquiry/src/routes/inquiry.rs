@@ -1,0 +1,136 @@
+//! `POST /api/v1/bills/inquiry` and `GET /api/v1/bills/inquiry/{requestId}` (SPEC 3.2–3.4).
+//! Both add the as-built `resultCode`/`resultMessage` at the top level of the envelope.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue, StatusCode, header};
+use phonebill_common::auth::{AuthUser, Permission};
+use phonebill_common::envelope::Envelope;
+use phonebill_common::error::{ApiError, ErrorBody, ErrorCode};
+use phonebill_common::extract::{Json, Path};
+use phonebill_common::line::LineNumber;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::domain::{self, MonthError};
+use crate::service::{Inquiry, InquiryData, MSG_DONE, MSG_PROCESSING};
+
+/// Request body (what the front end sends).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InquiryRequest {
+    /// Required; dashes optional; must be one of the caller's lines.
+    #[schema(example = "010-1234-5678")]
+    pub line_number: Option<String>,
+    /// `YYYYMM` or `YYYY-MM`; absent/empty → current month (Korea time).
+    #[schema(example = "202509")]
+    pub inquiry_month: Option<String>,
+}
+
+fn respond(data: InquiryData, status: StatusCode) -> Response {
+    let processing = data.proc_status == "PROCESSING";
+    let (code, message) = match data.proc_status.as_str() {
+        "SUCCESS" => ("0000".to_owned(), MSG_DONE.to_owned()),
+        "PROCESSING" => (data.result_code.clone(), MSG_PROCESSING.to_owned()),
+        _ => (data.result_code.clone(), data.result_message.clone()),
+    };
+    let stale = data.is_stale();
+    let location = format!("/api/v1/bills/inquiry/{}", data.request_id);
+    let mut env = Envelope::ok(data)
+        .status(status)
+        .message(message.clone())
+        .with_extra("resultCode", code)
+        .with_extra("resultMessage", message);
+    if stale {
+        env = env.header(
+            HeaderName::from_static("warning"),
+            HeaderValue::from_static("110 - \"stale\""),
+        );
+    }
+    if processing && status == StatusCode::ACCEPTED {
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            env = env.header(header::LOCATION, v);
+        }
+        env = env.header(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    env.into_response()
+}
+
+/// Inquires one month's bill of one of the caller's lines.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bills/inquiry",
+    tag = "bills",
+    security(("bearerAuth" = [])),
+    request_body = InquiryRequest,
+    responses(
+        (status = 200, description = "The bill (`cached`, `stale`, `cachedAt`; stale answers carry `Warning: 110 - \"stale\"`); top level adds `resultCode`/`resultMessage`", body = InquiryData),
+        (status = 202, description = "KOS slower than the sync budget: PROCESSING; `Location` and `Retry-After: 2`", body = InquiryData),
+        (status = 400, description = "VALIDATION_ERROR, INVALID_LINE_NUMBER, INVALID_MONTH, MALFORMED_REQUEST", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN (no BILL_INQUIRY) or LINE_ACCESS_DENIED", body = ErrorBody),
+        (status = 404, description = "LINE_NOT_FOUND (KOS 1001) or BILL_NOT_FOUND (KOS 1003)", body = ErrorBody),
+        (status = 409, description = "LINE_NOT_ACTIVE (KOS 1002)", body = ErrorBody),
+        (status = 502, description = "KOS_ERROR", body = ErrorBody),
+        (status = 503, description = "KOS_UNAVAILABLE with Retry-After", body = ErrorBody),
+    )
+)]
+pub async fn post_inquiry(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<InquiryRequest>,
+) -> Result<Response, ApiError> {
+    user.require(Permission::BillInquiry)?;
+    let raw = body
+        .line_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::field("lineNumber", "회선번호는 필수입니다"))?;
+    let line = LineNumber::parse(raw).ok_or_else(|| ApiError::new(ErrorCode::InvalidLineNumber))?;
+    let month = domain::inquiry_month(body.inquiry_month.as_deref(), state.clock.now()).map_err(
+        |e| match e {
+            MonthError::Format => ApiError::new(ErrorCode::InvalidMonth),
+            MonthError::Future => {
+                ApiError::new(ErrorCode::InvalidMonth).message("미래 월은 조회할 수 없습니다")
+            }
+        },
+    )?;
+    user.require_line(&line)?;
+    Ok(match state.svc.inquire(&user, line, month).await? {
+        Inquiry::Done(data) => respond(data, StatusCode::OK),
+        Inquiry::Processing(data) => respond(data, StatusCode::ACCEPTED),
+    })
+}
+
+/// The result of an inquiry (owner only; SUCCESS, PROCESSING or FAILED).
+#[utoipa::path(
+    get,
+    path = "/api/v1/bills/inquiry/{requestId}",
+    tag = "bills",
+    security(("bearerAuth" = [])),
+    params(("requestId" = String, Path, description = "`REQ_<yyyyMMdd>_<8 hex>`")),
+    responses(
+        (status = 200, description = "SUCCESS (with billInfo while kept, 24 h), PROCESSING or FAILED", body = InquiryData),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "No BILL_INQUIRY permission", body = ErrorBody),
+        (status = 404, description = "REQUEST_NOT_FOUND (unknown or another user's)", body = ErrorBody),
+    )
+)]
+pub async fn get_inquiry_result(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(request_id): Path<String>,
+) -> Result<Response, ApiError> {
+    user.require(Permission::BillInquiry)?;
+    if !domain::is_request_id(&request_id) {
+        return Err(ApiError::new(ErrorCode::RequestNotFound));
+    }
+    let data = state
+        .svc
+        .poll(&user, &request_id)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| ApiError::new(ErrorCode::RequestNotFound))?;
+    Ok(respond(data, StatusCode::OK))
+}

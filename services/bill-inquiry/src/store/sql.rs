@@ -1,0 +1,197 @@
+//! The SQL of [`super::BillStore`], written once and expanded per dialect by
+//! `impl_bill_store!`. The invoking module provides: `DB` (the sqlx database), `DbRow`, `sql(&str)`
+//! (placeholder syntax), `bt`/`gt`/`gto` (timestamps), `bu`/`gu` (uuid), `bj_owned`/`gj` (JSON).
+
+macro_rules! impl_bill_store {
+    ($store:ty) => {
+        const INQUIRY_COLS: &str = "request_id, user_id, customer_id, line_number, inquiry_month, \
+            status, result_code, result_message, result_summary, bill_info, from_cache, \
+            requested_at, processed_at";
+
+        fn inquiry_from_row(row: &DbRow) -> Result<InquiryRow, StoreError> {
+            let status: String = row.try_get("status")?;
+            Ok(InquiryRow {
+                request_id: row.try_get("request_id")?,
+                user_id: row.try_get("user_id")?,
+                customer_id: row.try_get("customer_id")?,
+                line_number: row.try_get::<String, _>("line_number")?.trim().to_owned(),
+                inquiry_month: row.try_get::<String, _>("inquiry_month")?.trim().to_owned(),
+                status: super::status_of(&status)?,
+                result_code: row.try_get("result_code")?,
+                result_message: row.try_get("result_message")?,
+                result_summary: row.try_get("result_summary")?,
+                bill_info: gj(row, "bill_info")?,
+                from_cache: row.try_get("from_cache")?,
+                requested_at: gt(row, "requested_at")?,
+                processed_at: gto(row, "processed_at")?,
+            })
+        }
+
+        fn kos_call_from_row(row: &DbRow) -> Result<KosCallRow, StoreError> {
+            Ok(KosCallRow {
+                event_id: gu(row, "event_id")?,
+                request_id: row.try_get("request_id")?,
+                endpoint: row.try_get("endpoint")?,
+                result_code: row.try_get("result_code")?,
+                outcome: row.try_get("outcome")?,
+                duration_ms: row.try_get("duration_ms")?,
+                called_at: gt(row, "called_at")?,
+            })
+        }
+
+        fn push_filter(qb: &mut sqlx::QueryBuilder<'_, DB>, f: &HistoryFilter) {
+            qb.push(" WHERE line_number IN (");
+            let mut sep = qb.separated(", ");
+            for l in &f.lines {
+                sep.push_bind(l.clone());
+            }
+            qb.push(")");
+            if let Some(from) = f.from {
+                qb.push(" AND requested_at >= ").push_bind(bt(from));
+            }
+            if let Some(until) = f.until {
+                qb.push(" AND requested_at < ").push_bind(bt(until));
+            }
+            if let Some(s) = f.status {
+                qb.push(" AND status = ").push_bind(s.as_str());
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl HistorySink<HistoryEvent> for $store {
+            async fn write_batch(
+                &self,
+                batch: &[HistoryEvent],
+            ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+                let (inquiries, calls) = super::coalesce(batch);
+                let mut tx = self.pool.begin().await?;
+                // Multi-row statements: one round trip per chunk instead of one per row.
+                for chunk in inquiries.chunks(super::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<DB>::new(
+                        "INSERT INTO bill_inquiry_history (request_id, user_id, customer_id, \
+                         line_number, inquiry_month, status, result_code, result_message, \
+                         result_summary, bill_info, from_cache, requested_at, processed_at) ",
+                    );
+                    qb.push_values(chunk.iter(), |mut b, r| {
+                        b.push_bind(r.request_id.clone())
+                            .push_bind(r.user_id.clone())
+                            .push_bind(r.customer_id.clone())
+                            .push_bind(r.line_number.clone())
+                            .push_bind(r.inquiry_month.clone())
+                            .push_bind(r.status.as_str())
+                            .push_bind(r.result_code.clone())
+                            .push_bind(r.result_message.clone())
+                            .push_bind(r.result_summary.clone())
+                            .push_bind(bj_owned(r.bill_info.as_ref()))
+                            .push_bind(r.from_cache)
+                            .push_bind(bt(r.requested_at))
+                            .push_bind(r.processed_at.map(bt));
+                    });
+                    // A final status is never replaced by PROCESSING (a retried batch or a
+                    // late PROCESSING row must not undo a completion).
+                    qb.push(
+                        " ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
+                         result_code = excluded.result_code, \
+                         result_message = excluded.result_message, \
+                         result_summary = excluded.result_summary, \
+                         bill_info = excluded.bill_info, \
+                         processed_at = excluded.processed_at \
+                         WHERE excluded.status <> 'PROCESSING'",
+                    );
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for chunk in calls.chunks(super::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<DB>::new(
+                        "INSERT INTO kos_call_log (request_id, endpoint, result_code, outcome, \
+                         duration_ms, called_at, event_id) ",
+                    );
+                    qb.push_values(chunk.iter(), |mut b, c| {
+                        b.push_bind(c.request_id.clone())
+                            .push_bind(c.endpoint.clone())
+                            .push_bind(c.result_code.clone())
+                            .push_bind(c.outcome.clone())
+                            .push_bind(c.duration_ms)
+                            .push_bind(bt(c.called_at))
+                            .push_bind(bu(c.event_id));
+                    });
+                    qb.push(" ON CONFLICT (event_id) DO NOTHING");
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl BillStore for $store {
+            async fn find_inquiry(
+                &self,
+                request_id: &str,
+            ) -> Result<Option<InquiryRow>, StoreError> {
+                let row = sqlx::query(&sql(&format!(
+                    "SELECT {INQUIRY_COLS} FROM bill_inquiry_history WHERE request_id = $1"
+                )))
+                .bind(request_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(inquiry_from_row).transpose()
+            }
+
+            async fn list_history(
+                &self,
+                filter: &HistoryFilter,
+            ) -> Result<(Vec<InquiryRow>, u64), StoreError> {
+                if filter.lines.is_empty() {
+                    return Ok((Vec::new(), 0));
+                }
+                let mut count = sqlx::QueryBuilder::<DB>::new(
+                    "SELECT COUNT(*) AS n FROM bill_inquiry_history",
+                );
+                push_filter(&mut count, filter);
+                let total: i64 = count
+                    .build()
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                let mut page = sqlx::QueryBuilder::<DB>::new(format!(
+                    "SELECT {INQUIRY_COLS} FROM bill_inquiry_history"
+                ));
+                push_filter(&mut page, filter);
+                page.push(" ORDER BY requested_at DESC, request_id DESC LIMIT ")
+                    .push_bind(i64::from(filter.size))
+                    .push(" OFFSET ")
+                    .push_bind(i64::try_from(filter.offset()).unwrap_or(i64::MAX));
+                let rows = page.build().fetch_all(&self.pool).await?;
+                let items = rows
+                    .iter()
+                    .map(inquiry_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((items, u64::try_from(total).unwrap_or(0)))
+            }
+
+            async fn list_kos_calls(&self, request_id: &str) -> Result<Vec<KosCallRow>, StoreError> {
+                let rows = sqlx::query(&sql(
+                    "SELECT request_id, endpoint, result_code, outcome, duration_ms, called_at, \
+                     event_id FROM kos_call_log WHERE request_id = $1 ORDER BY id",
+                ))
+                .bind(request_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(kos_call_from_row).collect()
+            }
+
+            async fn purge_bill_info(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+                let done = sqlx::query(&sql(
+                    "UPDATE bill_inquiry_history SET bill_info = NULL \
+                     WHERE bill_info IS NOT NULL AND requested_at < $1",
+                ))
+                .bind(bt(before))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_bill_store;
