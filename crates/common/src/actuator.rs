@@ -231,3 +231,32 @@ async fn prometheus(State(a): State<Actuator>) -> Response {
     )
         .into_response()
 }
+
+/// Readiness of a one-off start-up task (demo data seeding, …): down until the task flips its
+/// `watch` flag to `true`.
+#[derive(Debug, Clone)]
+pub struct StartupTaskHealth {
+    /// Component name (e.g. `seed`).
+    pub name: &'static str,
+    /// Set to `true` by the task when done.
+    pub done: tokio::sync::watch::Receiver<bool>,
+    /// What readiness says while waiting.
+    pub pending: &'static str,
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for StartupTaskHealth {
+    fn name(&self) -> String {
+        self.name.to_owned()
+    }
+    fn critical(&self) -> bool {
+        true
+    }
+    async fn check(&self) -> ComponentHealth {
+        if *self.done.borrow() {
+            ComponentHealth::up()
+        } else {
+            ComponentHealth::down(self.pending)
+        }
+    }
+}

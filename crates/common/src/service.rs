@@ -48,6 +48,14 @@ pub struct Deps {
     pub shutdown: CancellationToken,
     /// Readiness lifecycle of the process.
     pub lifecycle: Lifecycle,
+    /// A revocation deny list shared by every service of the process. The all-in-one launcher
+    /// sets it so a logout in auth is seen at once by bill and product even without Redis;
+    /// standalone services leave it `None` and start their own (replicated through Redis).
+    pub deny_list: Option<crate::auth::DenyList>,
+    /// A two-level cache shared by every service of the process. The all-in-one launcher sets
+    /// it so product-change's invalidation of a bill entry reaches bill-inquiry's L1 without
+    /// Redis pub/sub; standalone services leave it `None` and build their own.
+    pub cache: Option<crate::cache::Cache>,
 }
 
 impl Deps {
@@ -57,6 +65,34 @@ impl Deps {
             metrics: Metrics::new(),
             shutdown: CancellationToken::new(),
             lifecycle: Lifecycle::default(),
+            deny_list: None,
+            cache: None,
+        }
+    }
+}
+
+impl Deps {
+    /// The shared deny list if the process gave one, else a new one from `cfg`.
+    pub fn deny_list_or_start(
+        &self,
+        cfg: &crate::auth::DenyListConfig,
+    ) -> Result<crate::auth::DenyList, crate::auth::DenyListError> {
+        match &self.deny_list {
+            Some(shared) => Ok(shared.clone()),
+            None => crate::auth::DenyList::start(cfg, self.shutdown.child_token()),
+        }
+    }
+}
+
+impl Deps {
+    /// The shared cache if the process gave one, else a new one from `cfg`.
+    pub fn cache_or_new(
+        &self,
+        cfg: &crate::cache::CacheConfig,
+    ) -> Result<crate::cache::Cache, crate::cache::CacheError> {
+        match &self.cache {
+            Some(shared) => Ok(shared.clone()),
+            None => crate::cache::Cache::new(cfg.clone(), &self.metrics, &self.shutdown),
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct AllInOne {
     services: Services,
     server: ServerConfig,
     http: HttpConfig,
+    /// Whether the SPEC §8 demo users were seeded (the banner lists them).
+    pub demo_users: bool,
 }
 
 #[derive(Debug)]
@@ -160,9 +162,22 @@ pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
         ..server
     };
     let http = HttpConfig::from_env(env)?;
-    let deps = Deps::new();
+    let mut deps = Deps::new();
+    // One deny list for the whole process: a logout in auth must reach bill and product at once,
+    // with or without Redis.
+    let deny_cfg = phonebill_common::auth::DenyListConfig::from_env(env)?;
+    let deny = phonebill_common::auth::DenyList::start(&deny_cfg, deps.shutdown.child_token())
+        .map_err(|e| service_err("deny-list")(&e))?;
+    deps.deny_list = Some(deny);
+    // One cache too: product-change invalidates bill entries, and without Redis only a shared
+    // L1 can carry that.
+    let cache_cfg = phonebill_common::cache::CacheConfig::from_env(env)?;
+    let cache = phonebill_common::cache::Cache::new(cache_cfg, &deps.metrics, &deps.shutdown)
+        .map_err(|e| service_err("cache")(&e))?;
+    deps.cache = Some(cache);
 
     let auth_cfg = phonebill_auth::Config::from_env(env)?;
+    let demo_users = auth_cfg.seed_demo_users;
     let bill_cfg = phonebill_bill_inquiry::Config::from_env(env)?;
     let product_cfg = phonebill_product_change::Config::from_env(env)?;
     let kos_cfg = phonebill_kos_mock::Config::from_env(env)?;
@@ -187,6 +202,7 @@ pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
         services,
         server,
         http,
+        demo_users,
     })
 }
 
@@ -204,6 +220,7 @@ impl AllInOne {
             services,
             server,
             http,
+            ..
         } = self;
         let parts = vec![
             services.auth.parts(),
@@ -226,6 +243,22 @@ impl AllInOne {
         services.kos.shutdown().await;
         result
     }
+}
+
+/// The demo users table for the banner (SPEC §8).
+pub fn demo_users_text() -> String {
+    let mut out = String::from("Demo users (SPEC §8):\n");
+    for u in phonebill_auth::DEMO_USERS {
+        let perms: Vec<&str> = u.permissions.iter().map(|p| p.as_str()).collect();
+        out.push_str(&format!(
+            "  {:<8} {:<12} {}  {}\n",
+            u.id,
+            u.password,
+            u.line,
+            perms.join(",")
+        ));
+    }
+    out
 }
 
 /// The start-up banner: where the system answers and where its docs are.

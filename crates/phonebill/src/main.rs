@@ -13,6 +13,9 @@ async fn main() -> anyhow::Result<()> {
     let app = launch(&opts).await?;
     phonebill_common::server::cancel_on_signal(app.deps.shutdown.clone());
     let addr = app.local_addr()?;
+    if app.demo_users {
+        println!("{}", phonebill::demo_users_text());
+    }
     println!("{}", banner(addr, &opts));
     tracing::info!(%addr, "phonebill listening");
     app.run().await?;

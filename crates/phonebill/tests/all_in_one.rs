@@ -219,3 +219,179 @@ fn help_documents_every_option_and_its_variable() {
         assert!(help.contains(needle), "--help lacks {needle}: {help}");
     }
 }
+
+async fn wait_ready(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = get(&format!("{base}/actuator/health/readiness")).await;
+        if r.status() == 200 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready: {}",
+            r.text().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The customer journey of the README through every service in one process: log in, open the
+/// bill menu, query a bill, list products, pre-check and change the plan, log out; the logged-out
+/// token is refused by the other services at once (shared deny list, no Redis).
+#[tokio::test]
+async fn customer_journey_across_all_services() {
+    let (app, _) = start();
+    wait_ready(&app.base).await;
+    let c = reqwest::Client::new();
+    let base = &app.base;
+
+    let login: Value = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"userId": "mvno002", "password": "Phonebill2!"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["access_token"]
+        .as_str()
+        .expect("bare snake_case access_token")
+        .to_owned();
+    assert_eq!(login["line_number"], "010-1234-7777");
+    let auth = format!("Bearer {token}");
+
+    let menu: Value = c
+        .get(format!("{base}/api/v1/bills/menu"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("menu")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(menu["success"], true, "{menu}");
+    assert_eq!(
+        menu["data"]["customerInfo"]["lineNumber"], "010-1234-7777",
+        "{menu}"
+    );
+    assert_eq!(
+        menu["data"]["availableMonths"].as_array().map(Vec::len),
+        Some(6),
+        "{menu}"
+    );
+
+    let bill: Value = c
+        .post(format!("{base}/api/v1/bills/inquiry"))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({"lineNumber": "010-1234-7777"}))
+        .send()
+        .await
+        .expect("inquiry")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(bill["data"]["procStatus"], "SUCCESS", "{bill}");
+    let info = &bill["data"]["billInfo"];
+    assert_eq!(info["productCode"], "5G-PREMIUM-001", "{bill}");
+    let (m, u, d, t) = (
+        info["monthlyFee"].as_i64(),
+        info["usageFee"].as_i64(),
+        info["discountAmount"].as_i64(),
+        info["totalFee"].as_i64(),
+    );
+    assert_eq!(
+        t,
+        Some(m.unwrap_or(0) + u.unwrap_or(0) - d.unwrap_or(0)),
+        "{bill}"
+    );
+
+    let products: Value = c
+        .get(format!(
+            "{base}/api/v1/products/available?currentProductCode=5G-PREMIUM-001"
+        ))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("products")
+        .json()
+        .await
+        .expect("json");
+    let codes: Vec<&str> = products["data"]["products"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["productCode"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"LTE-BASIC-001") && !codes.contains(&"5G-PREMIUM-001"),
+        "{products}"
+    );
+
+    let body = serde_json::json!({"lineNumber": "01012347777", "currentProductCode": "5G-PREMIUM-001", "targetProductCode": "LTE-BASIC-001"});
+    let check: Value = c
+        .post(format!("{base}/api/v1/products/change/validation"))
+        .header("authorization", &auth)
+        .json(&body)
+        .send()
+        .await
+        .expect("validation")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(check["data"]["validationResult"], "SUCCESS", "{check}");
+    let change: Value = c
+        .post(format!("{base}/api/v1/products/change"))
+        .header("authorization", &auth)
+        .header("idempotency-key", "journey-1")
+        .json(&body)
+        .send()
+        .await
+        .expect("change")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(change["data"]["processStatus"], "COMPLETED", "{change}");
+    assert_eq!(change["data"]["resultCode"], "0000", "{change}");
+
+    // The current-month bill now shows the new product (the change invalidated the cached bill).
+    let bill: Value = c
+        .post(format!("{base}/api/v1/bills/inquiry"))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({"lineNumber": "01012347777"}))
+        .send()
+        .await
+        .expect("inquiry")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        bill["data"]["billInfo"]["productCode"], "LTE-BASIC-001",
+        "{bill}"
+    );
+
+    let out = c
+        .post(format!("{base}/api/v1/auth/logout"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(out.status(), 200);
+    let r = c
+        .get(format!("{base}/api/v1/bills/menu"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("menu");
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "TOKEN_REVOKED", "{v}");
+    let r = c
+        .get(format!("{base}/api/v1/products/menu"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("menu");
+    assert_eq!(r.status(), 401);
+}

@@ -6,12 +6,6 @@
 //! sessions and login history in its own database, and revokes sessions through the deny list
 //! of [`phonebill_common::auth`].
 
-// `ApiError` is the handlers' error type; it is built once per refused request.
-#![expect(
-    clippy::result_large_err,
-    reason = "ApiError is the shared handler error type"
-)]
-
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -25,8 +19,8 @@ pub mod store;
 
 use std::sync::Arc;
 
-use phonebill_common::actuator::{DbHealth, HealthCheck};
-use phonebill_common::auth::{DenyList, DenyListError, KeySource, TokenVerifier, VerifierConfig};
+use phonebill_common::actuator::{DbHealth, HealthCheck, StartupTaskHealth};
+use phonebill_common::auth::{DenyListError, KeySource, TokenVerifier, VerifierConfig};
 use phonebill_common::db::{Database, DbError, Migrations};
 use phonebill_common::http::ServiceParts;
 use phonebill_common::openapi::BearerSecurity;
@@ -130,7 +124,7 @@ pub async fn build_with_clock(
     )?;
     let keyring = keys::Keyring::load(&config.keys)?;
     tracing::info!(active_kid = %keyring.active().kid(), keys = keyring.jwks().keys.len(), "JWT signing keys loaded");
-    let deny = DenyList::start(&config.deny, deps.shutdown.child_token())?;
+    let deny = deps.deny_list_or_start(&config.deny)?;
     let verifier = TokenVerifier::new(
         VerifierConfig::new(
             config.issuer.clone(),
@@ -192,6 +186,12 @@ impl App {
                 database: self.database.clone(),
             }),
             self.service.deny.health(),
+            // Demo users must exist before a client is sent here (a no-op flag when seeding is off).
+            Arc::new(StartupTaskHealth {
+                name: "seed",
+                done: self.seeded.clone(),
+                pending: "demo users not seeded yet",
+            }),
         ];
         let state = routes::AppState {
             svc: self.service.clone(),

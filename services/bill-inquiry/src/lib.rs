@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use phonebill_common::actuator::{ComponentHealth, DbHealth, HealthCheck};
-use phonebill_common::auth::{DenyList, DenyListError, TokenVerifier};
+use phonebill_common::auth::{DenyListError, TokenVerifier};
 use phonebill_common::cache::{Cache, CacheError};
 use phonebill_common::db::{Database, DbError, Migrations};
 use phonebill_common::history::{self, HistoryTask};
@@ -142,10 +142,10 @@ pub async fn build_with_clock(
         deps.shutdown.child_token(),
     )?;
     let store = store::for_db(&database.db);
-    let deny = DenyList::start(&config.deny, deps.shutdown.child_token())?;
+    let deny = deps.deny_list_or_start(&config.deny)?;
     let verifier =
         TokenVerifier::new(config.verifier.clone(), deny).with_metrics(deps.metrics.clone());
-    let cache = Cache::new(config.cache.clone(), &deps.metrics, &deps.shutdown)?;
+    let cache = deps.cache_or_new(&config.cache)?;
     let kos = KosClient::new(config.kos.clone(), &deps.metrics)?;
     // The writer stops on its own token, cancelled by `App::shutdown` only after the background
     // inquiries finished, so their final rows are flushed too.

@@ -25,7 +25,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
-use phonebill_common::actuator::{ComponentHealth, DbHealth, HealthCheck};
+use phonebill_common::actuator::{DbHealth, HealthCheck, StartupTaskHealth};
 use phonebill_common::db::{Database, Db, DbError, Migrations};
 use phonebill_common::http::ServiceParts;
 use sqlx::migrate::Migrator;
@@ -204,26 +204,6 @@ pub async fn build(
     })
 }
 
-/// Readiness of the demo data: seeded and catalogue loaded.
-struct SeedHealth(watch::Receiver<bool>);
-
-#[async_trait::async_trait]
-impl HealthCheck for SeedHealth {
-    fn name(&self) -> String {
-        "seed".into()
-    }
-    fn critical(&self) -> bool {
-        true
-    }
-    async fn check(&self) -> ComponentHealth {
-        if *self.0.borrow() {
-            ComponentHealth::up()
-        } else {
-            ComponentHealth::down("demo data not seeded yet")
-        }
-    }
-}
-
 impl App {
     /// Routes, document and readiness checks.
     pub fn parts(&self) -> ServiceParts {
@@ -234,7 +214,11 @@ impl App {
                 database: db.clone(),
             }));
         }
-        health.push(Arc::new(SeedHealth(self.ready.clone())));
+        health.push(Arc::new(StartupTaskHealth {
+            name: "seed",
+            done: self.ready.clone(),
+            pending: "demo data not seeded yet",
+        }));
         ServiceParts {
             name: SERVICE,
             router: routes::router(&self.state),

@@ -16,7 +16,7 @@ pub mod store;
 use std::sync::Arc;
 
 use phonebill_common::actuator::{ComponentHealth, DbHealth, HealthCheck};
-use phonebill_common::auth::{DenyList, TokenVerifier};
+use phonebill_common::auth::TokenVerifier;
 use phonebill_common::cache::Cache;
 use phonebill_common::db::{Database, Db, DbError, Migrations};
 use phonebill_common::history::{self, HistoryConfig, HistoryTask};
@@ -113,11 +113,13 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
         Db::Postgres(p) => Arc::new(store::postgres::PgStore::new(p.clone())),
         Db::Sqlite(p) => Arc::new(store::sqlite::SqliteStore::new(p.clone())),
     };
-    let deny = DenyList::start(&config.deny, deps.shutdown.child_token())
+    let deny = deps
+        .deny_list_or_start(&config.deny)
         .map_err(|e| BuildError::Setup(e.to_string()))?;
     let verifier =
         TokenVerifier::new(config.verifier.clone(), deny).with_metrics(deps.metrics.clone());
-    let cache = Cache::new(config.cache.clone(), &deps.metrics, &deps.shutdown)
+    let cache = deps
+        .cache_or_new(&config.cache)
         .map_err(|e| BuildError::Setup(e.to_string()))?;
     let kos = KosClient::new(config.kos.clone(), &deps.metrics)
         .map_err(|e| BuildError::Setup(e.to_string()))?;

@@ -6,12 +6,6 @@
 //! `401 INVALID_TOKEN` / `TOKEN_EXPIRED` / `TOKEN_REVOKED`. `Option<AuthUser>` is `None` only when
 //! no `Authorization` header was sent (a bad token is still refused).
 
-// `ApiError` is the handlers' error type everywhere; it is built once per refused request.
-#![expect(
-    clippy::result_large_err,
-    reason = "ApiError is the shared handler error type"
-)]
-
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};

@@ -1,12 +1,6 @@
 //! `GET /api/v1/bills/history` (SPEC 3.6): the caller's inquiries, newest first, filtered by
 //! line, Korea-time date range and status, paged.
 
-// `ApiError` is the handlers' error type everywhere; it is built once per refused request.
-#![expect(
-    clippy::result_large_err,
-    reason = "ApiError is the shared handler error type"
-)]
-
 use std::collections::BTreeMap;
 
 use axum::extract::State;

@@ -37,10 +37,6 @@ struct Parsed {
     target: String,
 }
 
-#[expect(
-    clippy::result_large_err,
-    reason = "ApiError is the shared handler error type"
-)]
 fn parse(user: &AuthUser, b: &ChangeBody) -> Result<Parsed, ApiError> {
     let mut errors = BTreeMap::new();
     let field = |v: &Option<String>| {

@@ -54,20 +54,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `PRODUCT_CHANGE` or `403 FORBIDDEN`.
-#[expect(
-    clippy::result_large_err,
-    reason = "ApiError is the shared handler error type"
-)]
 pub(crate) fn authorize(user: &AuthUser) -> Result<(), ApiError> {
     user.require(Permission::ProductChange)
 }
 
 /// A required line number field: missing → `VALIDATION_ERROR`, bad → `INVALID_LINE_NUMBER`,
 /// not the caller's → `LINE_ACCESS_DENIED`.
-#[expect(
-    clippy::result_large_err,
-    reason = "ApiError is the shared handler error type"
-)]
 pub(crate) fn own_line(user: &AuthUser, raw: Option<&str>) -> Result<LineNumber, ApiError> {
     let raw = raw
         .map(str::trim)
