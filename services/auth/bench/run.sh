@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of the auth service (docs/benchmarks-auth.md): logins/s at the real Argon2id cost,
+# Benchmark of the auth service (docs/benchmarks.md): logins/s at the real Argon2id cost,
 # /actuator/health p99 during the login storm, and token verification cost (same run).
 # Needs: a release build of auth-service (CARGO_TARGET_DIR/release/auth-service) and oha.
 set -euo pipefail

@@ -1,4 +1,4 @@
-//! Benchmark rig (docs/benchmarks-bill.md): starts, in one process on 127.0.0.1,
+//! Benchmark rig (docs/benchmarks.md): starts, in one process on 127.0.0.1,
 //! a bare axum JSON handler (`BARE_PORT`, default 9100), the KOS mock with simulation off
 //! (9101), and the bill-inquiry service (9102; SQLite file in a temp dir; `REDIS_URL` from the
 //! environment if set). Writes a test token (all demo lines, `BILL_INQUIRY`) to
