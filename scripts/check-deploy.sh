@@ -87,7 +87,6 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$PY_REQS" 
   echo "creating $VENV ($PY_REQS)"
   rm -rf "$VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   # shellcheck disable=SC2086
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $PY_REQS
   printf '%s' "$PY_REQS" > "$stamp"
@@ -311,6 +310,30 @@ np_ = v["networkPolicy"]
 expect("seed: egress PostgreSQL 5432 to the database subnet 10.0.2.0/24", np_["postgres"]["port"] == 5432 and np_["postgres"]["cidrs"] == ["10.0.2.0/24"])
 expect("seed: egress Redis 6379 to the cache subnet 10.0.3.0/24", 6379 in np_["redis"]["ports"] and np_["redis"]["cidrs"] == ["10.0.3.0/24"])
 expect("seed: egress 443, ingress from kube-system", np_["https"]["port"] == 443 and np_["ingressNamespaces"] == ["kube-system"])
+
+# ---- the chart README lists every value ----
+chart_dir = os.path.dirname(prod_values)
+readme = open(os.path.join(chart_dir, "README.md")).read()
+SVC = {"auth", "billInquiry", "productChange", "kosMock"}
+MAPS = ("env", "commonEnv", "secretEnv", "annotations", "podLabels", "nodeSelector", "podAnnotations", "podLabels")
+missing = []
+def walk(x, path):
+    last = path.split(".")[-1] if path else ""
+    if isinstance(x, dict) and x and last not in MAPS and last != "dns.podLabels":
+        for k, val in x.items():
+            walk(val, f"{path}.{k}" if path else k)
+        return
+    parts = path.split(".")
+    if parts[0] in SVC:
+        parts[0] = "<svc>"
+    key = ".".join(parts)
+    if f"`{key}`" not in readme:
+        missing.append(key)
+    if isinstance(x, dict) and last in ("env", "commonEnv", "secretEnv"):
+        missing.extend(f"{key}.{k}" for k in x if f"`{k}`" not in readme and f"`{key}.{k}`" not in readme)
+values_default = yaml.safe_load(open(os.path.join(chart_dir, "values.yaml")))
+walk(values_default, "")
+expect("chart README lists every value of values.yaml", not missing, f"missing: {sorted(set(missing))}")
 
 with open(os.path.join(out, "python.counts"), "w") as f:
     f.write(f"{passed} {failed}\n")

@@ -64,14 +64,15 @@ pub fn assemble(
     let mut checks: Vec<Arc<dyn HealthCheck>> = Vec::new();
     let mut docs = Vec::new();
     for s in services {
-        let m = HttpMetrics {
-            service: s.name,
-            metrics: metrics.clone(),
-        };
-        router = router.merge(
+        let m = HttpMetrics::new(s.name, metrics);
+        // `route_layer` on a router without routes panics in axum; a service may have none yet.
+        let service_router = if s.router.has_routes() {
             s.router
-                .route_layer(middleware::from_fn_with_state(m, track_http)),
-        );
+                .route_layer(middleware::from_fn_with_state(m, track_http))
+        } else {
+            s.router
+        };
+        router = router.merge(service_router);
         if standalone {
             checks.extend(s.health);
         } else {
@@ -86,30 +87,36 @@ pub fn assemble(
         .router()
         .merge(crate::openapi::docs_router(docs, standalone))
         .route_layer(middleware::from_fn_with_state(
-            HttpMetrics {
-                service: process,
-                metrics: metrics.clone(),
-            },
+            HttpMetrics::new(process, metrics),
             track_http,
         ));
     apply_stack(router.merge(ops).fallback(not_found), cfg)
 }
 
 /// Wraps `router` in the shared middleware stack.
+///
+/// The per-request work of request id, log line, timeout and error rewriting is done in one
+/// middleware ([`edge`]) rather than four: each `from_fn` layer costs a boxed future and a
+/// service clone per request, which showed up in the health benchmark (docs/benchmarks.md).
 pub fn apply_stack(router: Router, cfg: &HttpConfig) -> Router {
-    let timeout = cfg.request_timeout;
+    let edge_state = Edge {
+        timeout: cfg.request_timeout,
+    };
     router.layer(
         ServiceBuilder::new()
-            .layer(middleware::from_fn(request_id::middleware))
-            .layer(middleware::from_fn(log_request))
+            .layer(middleware::from_fn_with_state(edge_state, edge))
             .layer(cors_layer(cfg))
-            .layer(middleware::from_fn(rewrite_bare_errors))
             .layer(CatchPanicLayer::custom(panic_response))
-            .layer(middleware::from_fn_with_state(timeout, request_timeout))
             .layer(CompressionLayer::new())
             .layer(RequestBodyLimitLayer::new(cfg.body_limit))
             .layer(DefaultBodyLimit::max(cfg.body_limit)),
     )
+}
+
+/// State of the [`edge`] middleware.
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    timeout: Duration,
 }
 
 /// CORS per SPEC 1.10.
@@ -154,62 +161,86 @@ pub async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound)
 }
 
-/// One log line per request, inside a span that carries the request id and the remote trace
-/// context. Operational routes log at DEBUG so probes do not flood the log.
-async fn log_request(req: Request, next: Next) -> Response {
-    let rid = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.as_str().to_owned())
-        .unwrap_or_default();
-    let method = req.method().clone();
-    let path = crate::line::mask_in_text(req.uri().path()).into_owned();
-    let quiet = path.starts_with("/actuator");
+/// The outermost per-request middleware:
+/// 1. assigns the request id (SPEC 1.7) and makes it the task's current id;
+/// 2. opens the request span (with the remote W3C trace context) and writes one log line at the
+///    end (operational routes at DEBUG so probes do not flood the log);
+/// 3. bounds the whole request by the configured timeout: a request still running then is
+///    answered `503 SERVICE_UNAVAILABLE` (SPEC has no generic timeout code; 503 says "retry");
+/// 4. rewrites bare error responses of axum/tower-http into the envelope ([`rewrite_bare_error`]).
+async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Response {
+    let id: Arc<str> = req
+        .headers()
+        .get(request_id::X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| request_id::is_valid(v))
+        .map_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()), Arc::from);
+    let rid = RequestId(id);
+    req.extensions_mut().insert(rid.clone());
+    let quiet = req.uri().path().starts_with("/actuator");
+    // Field expressions are only evaluated when the span is enabled.
     let span = if quiet {
-        tracing::debug_span!("request", http.method = %method, http.path = %path, request_id = %rid)
+        tracing::debug_span!("request", http.method = %req.method(), http.path = %crate::line::mask_in_text(req.uri().path()), request_id = %rid.as_str())
     } else {
-        tracing::info_span!("request", http.method = %method, http.path = %path, request_id = %rid)
+        tracing::info_span!("request", http.method = %req.method(), http.path = %crate::line::mask_in_text(req.uri().path()), request_id = %rid.as_str())
     };
-    crate::telemetry::set_remote_parent(&span, req.headers());
+    if !span.is_disabled() {
+        crate::telemetry::set_remote_parent(&span, req.headers());
+    }
     let start = Instant::now();
-    let resp = next.run(req).instrument(span.clone()).await;
-    let status = resp.status().as_u16();
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let code = resp
-        .extensions()
-        .get::<ErrorCodeExt>()
-        .map(|c| c.0.as_str());
-    let _enter = span.enter();
-    if status >= 500 {
-        tracing::warn!(
-            http.status = status,
-            latency_ms,
-            error.code = code,
-            "request finished"
-        );
-    } else if quiet {
-        tracing::debug!(http.status = status, latency_ms, "request finished");
-    } else {
-        tracing::info!(
-            http.status = status,
-            latency_ms,
-            error.code = code,
-            "request finished"
-        );
+    let header = HeaderValue::from_str(rid.as_str()).ok();
+    let work = request_id::scope(rid, tokio::time::timeout(edge.timeout, next.run(req)));
+    let mut resp = match work.instrument(span.clone()).await {
+        Ok(resp) => rewrite_bare_error(resp),
+        Err(_) => {
+            request_id::scope(
+                RequestId(
+                    header
+                        .as_ref()
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or_default()
+                        .into(),
+                ),
+                async {
+                    ApiError::new(ErrorCode::ServiceUnavailable)
+                        .message("요청 처리 시간이 초과되었습니다")
+                        .retry_after(1)
+                        .into_response()
+                },
+            )
+            .await
+        }
+    };
+    if let Some(h) = header {
+        resp.headers_mut().insert(request_id::X_REQUEST_ID, h);
+    }
+    if !span.is_disabled() {
+        let status = resp.status().as_u16();
+        let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let code = resp
+            .extensions()
+            .get::<ErrorCodeExt>()
+            .map(|c| c.0.as_str());
+        let _enter = span.enter();
+        if status >= 500 {
+            tracing::warn!(
+                http.status = status,
+                latency_ms,
+                error.code = code,
+                "request finished"
+            );
+        } else if quiet {
+            tracing::debug!(http.status = status, latency_ms, "request finished");
+        } else {
+            tracing::info!(
+                http.status = status,
+                latency_ms,
+                error.code = code,
+                "request finished"
+            );
+        }
     }
     resp
-}
-
-/// Whole-request timeout: a request still running after `limit` is answered
-/// `503 SERVICE_UNAVAILABLE` (SPEC has no generic timeout code; 503 tells the client to retry).
-async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => ApiError::new(ErrorCode::ServiceUnavailable)
-            .message("요청 처리 시간이 초과되었습니다")
-            .retry_after(1)
-            .into_response(),
-    }
 }
 
 /// A handler panic becomes an opaque `500 INTERNAL_ERROR`; the panic text is logged (masked).
@@ -225,9 +256,9 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Error responses produced by axum or tower-http themselves (unknown method, oversize body,
 /// unsupported media type, …) carry a bare text body; rewrite them into the envelope so every
-/// failure a client sees has a stable code. Responses that are already JSON pass through.
-async fn rewrite_bare_errors(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+/// failure a client sees has a stable code. JSON responses pass through untouched, and the
+/// rewritten response keeps every header (CORS, `Allow`, `Retry-After`) but the body's own.
+fn rewrite_bare_error(resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
@@ -253,18 +284,16 @@ async fn rewrite_bare_errors(req: Request, next: Next) -> Response {
         s if s.is_server_error() => ErrorCode::InternalError,
         _ => ErrorCode::MalformedRequest,
     };
-    let (parts, _body) = resp.into_parts();
-    let mut new = ApiError::new(code).into_response();
-    // Keep protocol headers such as `Allow` (405) and `Retry-After`.
-    for name in [header::ALLOW, header::RETRY_AFTER] {
-        if let Some(v) = parts.headers.get(&name) {
-            new.headers_mut().insert(name, v.clone());
-        }
+    let (mut parts, _body) = resp.into_parts();
+    let new = ApiError::new(code).into_response();
+    let (new_parts, body) = new.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_ENCODING);
+    for (k, v) in &new_parts.headers {
+        parts.headers.insert(k.clone(), v.clone());
     }
-    if new.status() != status {
-        *new.status_mut() = status;
-    }
-    new
+    parts.extensions.extend(new_parts.extensions);
+    Response::from_parts(parts, body)
 }
 
 /// A tiny JSON body helper for handlers that answer with pre-rendered bytes.

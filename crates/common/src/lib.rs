@@ -6,11 +6,15 @@
 //! `phonebill` launcher run four services in one process and lets tests run apps side by side.
 
 pub mod actuator;
+pub mod auth;
+pub mod breaker;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod history;
 pub mod http;
 pub mod kos;
 pub mod line;

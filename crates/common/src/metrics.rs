@@ -199,13 +199,25 @@ impl Metrics {
     }
 }
 
-/// State of the per-service HTTP metrics middleware.
+/// State of the per-service HTTP metrics middleware. The in-flight gauge handle is resolved
+/// once here instead of a label look-up per request.
 #[derive(Clone, Debug)]
 pub struct HttpMetrics {
-    /// The `service` label.
-    pub service: &'static str,
-    /// Where to record.
-    pub metrics: Metrics,
+    service: &'static str,
+    metrics: Metrics,
+    in_flight: prometheus::IntGauge,
+}
+
+impl HttpMetrics {
+    /// Middleware state recording into `metrics` with `service` as the label.
+    pub fn new(service: &'static str, metrics: &Metrics) -> Self {
+        let in_flight = metrics.http_in_flight.with_label_values(&[service]);
+        Self {
+            service,
+            metrics: metrics.clone(),
+            in_flight,
+        }
+    }
 }
 
 /// Middleware recording duration and in-flight count. Install with `Router::route_layer` so
@@ -213,17 +225,20 @@ pub struct HttpMetrics {
 pub async fn track_http(State(m): State<HttpMetrics>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let in_flight = InFlight::enter(m.metrics.http_in_flight.with_label_values(&[m.service]));
+    // MatchedPath is an Arc<str> inside: cloning it does not allocate.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let in_flight = InFlight::enter(m.in_flight.clone());
     let resp = next.run(req).await;
     drop(in_flight);
     if let Some(route) = route {
         m.metrics
             .http_duration
-            .with_label_values(&[m.service, method.as_str(), &route, resp.status().as_str()])
+            .with_label_values(&[
+                m.service,
+                method.as_str(),
+                route.as_str(),
+                resp.status().as_str(),
+            ])
             .observe(start.elapsed().as_secs_f64());
     }
     resp

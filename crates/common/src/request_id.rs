@@ -1,15 +1,11 @@
 //! Request ids (SPEC 1.7): every response carries `X-Request-Id`; a valid incoming id
 //! (1–128 characters of `[A-Za-z0-9._:-]`) is echoed, anything else is replaced by a new UUID v4.
 //!
-//! The id is stored in the request extensions (for the trace span) and in a task-local, so the
-//! envelope can put it in `traceId` without every handler threading it through.
+//! The edge middleware (`crate::http`) assigns the id, stores it in the request extensions and
+//! in a task-local, so the envelope can put it in `traceId` without every handler threading it
+//! through.
 
 use std::sync::Arc;
-
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
-use http::HeaderValue;
 
 /// The header name.
 pub const X_REQUEST_ID: &str = "x-request-id";
@@ -45,24 +41,6 @@ pub fn is_valid(v: &str) -> bool {
     (1..=128).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
-
-/// Middleware: assigns the id, exposes it to the request and the task, and sets the response header.
-pub async fn middleware(mut req: Request, next: Next) -> Response {
-    let id: Arc<str> = req
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_valid(v))
-        .map_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()), Arc::from);
-    let rid = RequestId(id);
-    req.extensions_mut().insert(rid.clone());
-    let header = HeaderValue::from_str(rid.as_str()).ok();
-    let mut resp = CURRENT.scope(rid, next.run(req)).await;
-    if let Some(h) = header {
-        resp.headers_mut().insert(X_REQUEST_ID, h);
-    }
-    resp
 }
 
 #[cfg(test)]

@@ -34,6 +34,10 @@ pub struct Options {
     /// Directory for the SQLite files (auth.db, bill-inquiry.db, …) and the local JWT key.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Make the embedded KOS mock behave like production: seed latencies (bill 200–500 ms,
+    /// product change 300–800 ms) and failure rates. Off by default: answers at once, never fails.
+    #[arg(long)]
+    pub kos_realistic: bool,
 }
 
 /// The running process's pieces, for `main` and tests.
@@ -88,21 +92,71 @@ fn service_err(service: &'static str) -> impl Fn(&dyn std::fmt::Display) -> Laun
 }
 
 /// The environment each service sees: the process environment, with the data directory from
-/// the options and no `DATABASE_URL` (each service gets its own SQLite file).
-fn service_env(opts: &Options) -> OverlayEnv {
-    OverlayEnv::new()
+/// the options and no `DATABASE_URL` (each service gets its own SQLite file). Local defaults
+/// differ from production where a newcomer expects them to: the KOS mock answers at once and
+/// never fails unless `--kos-realistic` (or `KOS_SIMULATION`) says otherwise, rate limits are
+/// off, demo users are seeded, and bill/product reach KOS and the JWKS on this very port.
+fn service_env(opts: &Options, port: u16) -> OverlayEnv {
+    let own = format!("http://127.0.0.1:{port}");
+    let mut env = OverlayEnv::new()
         .set("DATA_DIR", opts.data_dir.display().to_string())
-        .hide("DATABASE_URL")
+        .hide("DATABASE_URL");
+    let simulation = if opts.kos_realistic {
+        "realistic"
+    } else {
+        "off"
+    };
+    let defaults: [(&str, String); 5] = [
+        ("KOS_SIMULATION", simulation.to_owned()),
+        ("KOS_RATE_LIMIT_ENABLED", "false".to_owned()),
+        ("SEED_DEMO_USERS", "true".to_owned()),
+        ("KOS_BASE_URL", own.clone()),
+        (
+            "JWKS_URL",
+            format!("{own}/api/v1/auth/.well-known/jwks.json"),
+        ),
+    ];
+    for (key, value) in defaults {
+        let forced = key == "KOS_SIMULATION" && opts.kos_realistic;
+        if forced || std::env::var_os(key).is_none() {
+            env = env.set(key, value);
+        }
+    }
+    env
+}
+
+/// Every service's configuration parses (errors name the variable).
+fn validate(env: Env<'_>) -> Result<(), ConfigError> {
+    ServerConfig::from_env(env, 0, IpAddr::from([127, 0, 0, 1]))?;
+    HttpConfig::from_env(env)?;
+    phonebill_auth::Config::from_env(env)?;
+    phonebill_bill_inquiry::Config::from_env(env)?;
+    phonebill_product_change::Config::from_env(env)?;
+    phonebill_kos_mock::Config::from_env(env)?;
+    Ok(())
 }
 
 /// Builds the four services and binds the port.
 pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
-    let overlay = service_env(opts);
+    // Validate the configuration before touching the network, so a bad value is reported as such.
+    let probe = service_env(opts, opts.port);
+    validate(Env::new(&probe))?;
+
+    // Bind first: with `--port 0` the services must learn the real port to reach KOS and JWKS.
+    let addr = SocketAddr::new(opts.bind, opts.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| LaunchError::Bind { addr, source })?;
+    let port = listener
+        .local_addr()
+        .map_err(|source| LaunchError::Bind { addr, source })?
+        .port();
+    let overlay = service_env(opts, port);
     let env = Env::new(&overlay);
     let server = ServerConfig::from_env(env, opts.port, opts.bind)?;
     let server = ServerConfig {
         bind: opts.bind,
-        port: opts.port,
+        port,
         ..server
     };
     let http = HttpConfig::from_env(env)?;
@@ -112,11 +166,6 @@ pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
     let bill_cfg = phonebill_bill_inquiry::Config::from_env(env)?;
     let product_cfg = phonebill_product_change::Config::from_env(env)?;
     let kos_cfg = phonebill_kos_mock::Config::from_env(env)?;
-
-    let addr = SocketAddr::new(opts.bind, opts.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| LaunchError::Bind { addr, source })?;
 
     let services = Services {
         auth: phonebill_auth::build(auth_cfg, deps.clone())

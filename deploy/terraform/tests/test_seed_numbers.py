@@ -78,8 +78,8 @@ check(local.get("location") == "koreacentral", "primary region koreacentral (see
 check(local.get("dr_location") == "koreasouth", "DR region koreasouth (seed 10.1.1)")
 check(local.get("namespace") == "phonebill-prod", "namespace phonebill-prod (seed 4.4)")
 check(local.get("databases") == {
-    "auth": "phonebill_auth", "bill": "phonebill_bill",
-    "product": "phonebill_product", "kos": "phonebill_kos",
+    "auth": "phonebill_auth", "bill-inquiry": "phonebill_bill",
+    "product-change": "phonebill_product", "kos-mock": "phonebill_kos",
 }, "one database per service")
 
 # --- network (seed 4.1.1) ------------------------------------------------------------

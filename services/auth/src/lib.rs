@@ -1,22 +1,44 @@
 //! The auth service as a library: [`build`] makes an [`App`] from a [`Config`], [`App::parts`]
 //! gives its routes, docs and readiness checks (the all-in-one launcher mounts those), and
 //! [`run`] serves it standalone. The binary (`auth-service`) is a thin wrapper.
+//!
+//! It issues EdDSA access tokens and rotating refresh tokens (SPEC §2), keeps users, permissions,
+//! sessions and login history in its own database, and revokes sessions through the deny list
+//! of [`phonebill_common::auth`].
 
+// `ApiError` is the handlers' error type; it is built once per refused request.
+#![expect(
+    clippy::result_large_err,
+    reason = "ApiError is the shared handler error type"
+)]
+
+pub mod clock;
 pub mod config;
+pub mod domain;
+pub mod keys;
+pub mod password;
+pub mod rate_limit;
+pub mod routes;
+pub mod seed;
+pub mod service;
+pub mod store;
 
 use std::sync::Arc;
 
-use axum::Router;
 use phonebill_common::actuator::{DbHealth, HealthCheck};
+use phonebill_common::auth::{DenyList, DenyListError, KeySource, TokenVerifier, VerifierConfig};
 use phonebill_common::db::{Database, DbError, Migrations};
 use phonebill_common::http::ServiceParts;
 use phonebill_common::openapi::BearerSecurity;
 use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use utoipa::OpenApi;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
+pub use seed::{DEMO_USERS, DemoUser};
 
 /// Service name (metrics label, docs path, SQLite file name).
 pub const SERVICE: &str = "auth";
@@ -33,8 +55,17 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// The OpenAPI document of the service.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "phonebill auth service", description = "See SPEC.md for the wire contract."),
+    info(title = "phonebill auth service", description = "See SPEC.md §2 for the wire contract. Login, verify and the user queries answer bare snake_case bodies."),
     modifiers(&BearerSecurity),
+    paths(
+        routes::auth::login, routes::auth::refresh_token, routes::auth::logout,
+        routes::auth::verify_token, routes::auth::get_jwks, routes::auth::register,
+        routes::auth::change_password, routes::auth::unlock_user, routes::auth::get_permissions,
+        routes::auth::check_permission, routes::auth::get_user_info, routes::auth::health,
+        routes::users::get_user, routes::users::list_users, routes::users::get_user_by_line,
+        routes::users::get_user_by_customer, routes::users::grant_permission,
+        routes::users::revoke_permission,
+    ),
     components(schemas(phonebill_common::error::ErrorBody))
 )]
 pub struct ApiDoc;
@@ -45,6 +76,15 @@ pub enum BuildError {
     /// The database could not be set up.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The signing keys could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyringError),
+    /// The deny list could not be set up.
+    #[error(transparent)]
+    Deny(#[from] DenyListError),
+    /// The password hasher could not be set up.
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
 }
 
 /// A built service.
@@ -55,6 +95,10 @@ pub struct App {
     pub database: Database,
     /// What the process gave it.
     pub deps: Deps,
+    /// The use cases.
+    pub service: service::AuthService,
+    limiter: Arc<rate_limit::RateLimiter>,
+    seeded: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for App {
@@ -65,34 +109,113 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Builds the service: database pool and background migrations.
+/// Builds the service with the system clock.
 pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
+    build_with_clock(config, deps, Arc::new(SystemClock)).await
+}
+
+/// Builds the service with `clock` (tests move time with [`ManualClock`]): database pool and
+/// background migrations, signing keys, deny list, password hasher, and (with
+/// `SEED_DEMO_USERS`) background seeding once migrated.
+pub async fn build_with_clock(
+    config: Config,
+    deps: Deps,
+    clock: Arc<dyn Clock>,
+) -> Result<App, BuildError> {
     let database = Database::start(
         &config.base.database,
         "auth-service",
         MIGRATIONS,
         deps.shutdown.child_token(),
     )?;
+    let keyring = keys::Keyring::load(&config.keys)?;
+    tracing::info!(active_kid = %keyring.active().kid(), keys = keyring.jwks().keys.len(), "JWT signing keys loaded");
+    let deny = DenyList::start(&config.deny, deps.shutdown.child_token())?;
+    let verifier = TokenVerifier::new(
+        VerifierConfig::new(
+            config.issuer.clone(),
+            config.audience.clone(),
+            KeySource::Static(keyring.jwks()),
+        ),
+        deny.clone(),
+    )
+    .with_metrics(deps.metrics.clone());
+    let hasher = password::Hasher::new(config.argon2).await?;
+    let svc = service::AuthService {
+        store: store::for_db(&database.db),
+        clock,
+        keys: Arc::new(keyring),
+        hasher,
+        deny,
+        verifier,
+        metrics: deps.metrics.clone(),
+        settings: Arc::new(service::Settings {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            access_ttl: config.access_ttl,
+            max_failures: config.max_failures,
+            lock_duration: config.lock_duration,
+        }),
+    };
+    let (tx, seeded) = watch::channel(!config.seed_demo_users);
+    if config.seed_demo_users {
+        let (svc, db, cancel) = (svc.clone(), database.clone(), deps.shutdown.child_token());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                migrated = db.wait_migrated() => if migrated {
+                    match seed::seed_demo_users(&svc).await {
+                        Ok(n) => tracing::info!(created = n, "demo users seeded"),
+                        Err(e) => tracing::error!(error = %e, "seeding demo users failed"),
+                    }
+                    let _ = tx.send(true);
+                },
+            }
+        });
+    }
     Ok(App {
+        limiter: Arc::new(rate_limit::RateLimiter::new(config.rate_limit_per_minute)),
         config,
         database,
         deps,
+        service: svc,
+        seeded,
     })
 }
 
 impl App {
     /// Routes, document and readiness checks.
     pub fn parts(&self) -> ServiceParts {
-        let health: Vec<Arc<dyn HealthCheck>> = vec![Arc::new(DbHealth {
-            name: "db".into(),
-            database: self.database.clone(),
-        })];
+        let health: Vec<Arc<dyn HealthCheck>> = vec![
+            Arc::new(DbHealth {
+                name: "db".into(),
+                database: self.database.clone(),
+            }),
+            self.service.deny.health(),
+        ];
+        let state = routes::AppState {
+            svc: self.service.clone(),
+            limiter: self.limiter.clone(),
+            trust_forwarded_for: self.config.trust_forwarded_for,
+        };
         ServiceParts {
             name: SERVICE,
-            router: Router::new(),
+            router: routes::router(state),
             openapi: ApiDoc::openapi(),
             health,
         }
+    }
+
+    /// The verifier of this service (static keys = its own JWKS, its deny list). The all-in-one
+    /// process can hand it to bill and product so a logout is seen there without Redis.
+    pub fn verifier(&self) -> TokenVerifier {
+        self.service.verifier.clone()
+    }
+
+    /// Waits until demo seeding finished (immediately when seeding is off).
+    pub async fn wait_seeded(&self) -> bool {
+        let mut rx = self.seeded.clone();
+        rx.wait_for(|s| *s).await.is_ok()
     }
 
     /// Stops background work and closes the pool.

@@ -1,22 +1,38 @@
-//! The product-change service as a library: [`build`] makes an [`App`] from a [`Config`], [`App::parts`]
-//! gives its routes, docs and readiness checks (the all-in-one launcher mounts those), and
-//! [`run`] serves it standalone. The binary (`product-change-service`) is a thin wrapper.
+//! The product-change service as a library (SPEC §4): [`build`] makes an [`App`] from a
+//! [`Config`], [`App::parts`] gives its routes, docs and readiness checks (the all-in-one launcher
+//! mounts those), and [`run`] serves it standalone. The binary (`product-change-service`) is a
+//! thin wrapper.
+//!
+//! Background work owned by the shutdown token and joined in [`App::shutdown`]: the KOS call-log
+//! writer ([`phonebill_common::history`]) and the reconciliation task (at start and every
+//! `RECONCILE_INTERVAL_SECONDS`).
 
 pub mod config;
+pub mod domain;
+pub mod routes;
+pub mod service;
+pub mod store;
 
 use std::sync::Arc;
 
-use axum::Router;
-use phonebill_common::actuator::{DbHealth, HealthCheck};
-use phonebill_common::db::{Database, DbError, Migrations};
+use phonebill_common::actuator::{ComponentHealth, DbHealth, HealthCheck};
+use phonebill_common::auth::{DenyList, TokenVerifier};
+use phonebill_common::cache::Cache;
+use phonebill_common::db::{Database, Db, DbError, Migrations};
+use phonebill_common::history::{self, HistoryConfig, HistoryTask};
 use phonebill_common::http::ServiceParts;
+use phonebill_common::kos::client::KosClient;
 use phonebill_common::openapi::BearerSecurity;
 use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use utoipa::OpenApi;
 
 pub use config::Config;
+
+use crate::service::ProductService;
+use crate::store::{CallSink, DynStore};
 
 /// Service name (metrics label, docs path, SQLite file name).
 pub const SERVICE: &str = "product-change";
@@ -33,8 +49,18 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// The OpenAPI document of the service.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "phonebill product-change service", description = "See SPEC.md for the wire contract."),
+    info(title = "phonebill product-change service", description = "See SPEC.md §4 for the wire contract."),
     modifiers(&BearerSecurity),
+    paths(
+        routes::customer::get_customer,
+        routes::customer::get_customer_by_path,
+        routes::customer::get_menu,
+        routes::products::list_available,
+        routes::change::validate_change,
+        routes::change::request_change,
+        routes::change::get_change_result,
+        routes::history::list_history,
+    ),
     components(schemas(phonebill_common::error::ErrorBody))
 )]
 pub struct ApiDoc;
@@ -45,6 +71,9 @@ pub enum BuildError {
     /// The database could not be set up.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// Another dependency could not be set up.
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// A built service.
@@ -55,6 +84,12 @@ pub struct App {
     pub database: Database,
     /// What the process gave it.
     pub deps: Deps,
+    /// The use cases (tests drive reconciliation through it).
+    pub service: ProductService,
+    verifier: TokenVerifier,
+    cache: Cache,
+    history: HistoryTask,
+    reconciler: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for App {
@@ -65,7 +100,8 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Builds the service: database pool and background migrations.
+/// Builds the service: database pool and background migrations, verifier, cache, KOS client,
+/// the call-log writer and the reconciliation task.
 pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
     let database = Database::start(
         &config.base.database,
@@ -73,31 +109,127 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
         MIGRATIONS,
         deps.shutdown.child_token(),
     )?;
+    let store: DynStore = match &database.db {
+        Db::Postgres(p) => Arc::new(store::postgres::PgStore::new(p.clone())),
+        Db::Sqlite(p) => Arc::new(store::sqlite::SqliteStore::new(p.clone())),
+    };
+    let deny = DenyList::start(&config.deny, deps.shutdown.child_token())
+        .map_err(|e| BuildError::Setup(e.to_string()))?;
+    let verifier =
+        TokenVerifier::new(config.verifier.clone(), deny).with_metrics(deps.metrics.clone());
+    let cache = Cache::new(config.cache.clone(), &deps.metrics, &deps.shutdown)
+        .map_err(|e| BuildError::Setup(e.to_string()))?;
+    let kos = KosClient::new(config.kos.clone(), &deps.metrics)
+        .map_err(|e| BuildError::Setup(e.to_string()))?;
+    let (calls, history) = history::spawn(
+        SERVICE,
+        "kos_calls",
+        Arc::new(CallSink(Arc::clone(&store))),
+        HistoryConfig::default(),
+        &deps.metrics,
+        deps.shutdown.child_token(),
+    );
+    let service = ProductService::new(
+        store,
+        kos,
+        cache.clone(),
+        calls,
+        deps.metrics.clone(),
+        config.budget,
+        config.reconcile,
+        config.idempotency_ttl,
+    );
+    let reconciler = config.reconcile.enabled.then(|| {
+        let service = service.clone();
+        let database = database.clone();
+        let cancel = deps.shutdown.child_token();
+        let interval = config.reconcile.interval;
+        tokio::spawn(async move {
+            if !database.wait_migrated().await {
+                return;
+            }
+            loop {
+                match service.reconcile_once().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(finished = n, "reconciled in-flight product changes"),
+                    Err(e) => tracing::warn!(error = %e, "reconciliation pass failed"),
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
+            }
+        })
+    });
     Ok(App {
         config,
         database,
         deps,
+        service,
+        verifier,
+        cache,
+        history,
+        reconciler,
     })
+}
+
+/// Readiness detail of KOS: the breaker state (never fails readiness).
+struct KosHealth(KosClient);
+
+#[async_trait::async_trait]
+impl HealthCheck for KosHealth {
+    fn name(&self) -> String {
+        "kos".into()
+    }
+    fn critical(&self) -> bool {
+        false
+    }
+    async fn check(&self) -> ComponentHealth {
+        ComponentHealth::up().detail("breaker", self.0.breaker().state().as_str())
+    }
 }
 
 impl App {
     /// Routes, document and readiness checks.
     pub fn parts(&self) -> ServiceParts {
-        let health: Vec<Arc<dyn HealthCheck>> = vec![Arc::new(DbHealth {
-            name: "db".into(),
-            database: self.database.clone(),
-        })];
+        let health: Vec<Arc<dyn HealthCheck>> = vec![
+            Arc::new(DbHealth {
+                name: "db".into(),
+                database: self.database.clone(),
+            }),
+            self.cache.health_check(),
+            self.verifier.health(),
+            Arc::new(KosHealth(self.service.kos().clone())),
+        ];
         ServiceParts {
             name: SERVICE,
-            router: Router::new(),
+            router: routes::router(routes::AppState {
+                service: self.service.clone(),
+                verifier: self.verifier.clone(),
+            }),
             openapi: ApiDoc::openapi(),
             health,
         }
     }
 
-    /// Stops background work and closes the pool.
+    /// Stops background work (reconciler, call-log writer after flushing) and closes the pool.
     pub async fn shutdown(self) {
-        self.database.db.close().await;
+        self.deps.shutdown.cancel();
+        if let Some(r) = self.reconciler {
+            let _ = r.await;
+        }
+        let Self {
+            service,
+            history,
+            database,
+            cache,
+            ..
+        } = self;
+        // The writer stops once every sender is gone: drop ours before joining.
+        drop(service);
+        history.join().await;
+        cache.close().await;
+        database.db.close().await;
     }
 }
 

@@ -6,6 +6,7 @@
 //! configuration. No HTTP code. KOS uses its own envelope (`resultCode`/`resultMessage`), not the
 //! SPEC 1.3 one, and business failures are HTTP 200 with a non-`0000` code.
 
+pub mod client;
 pub mod wire;
 
 pub use wire::*;

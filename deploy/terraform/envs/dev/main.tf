@@ -15,17 +15,17 @@ locals {
   }
 
   databases = {
-    auth    = "phonebill_auth"
-    bill    = "phonebill_bill"
-    product = "phonebill_product"
-    kos     = "phonebill_kos"
+    auth             = "phonebill_auth"
+    "bill-inquiry"   = "phonebill_bill"
+    "product-change" = "phonebill_product"
+    "kos-mock"       = "phonebill_kos"
   }
 
   service_accounts = [
-    "auth-service-sa",
-    "bill-inquiry-service-sa",
-    "product-change-service-sa",
-    "kos-mock-service-sa",
+    "phonebill-auth",
+    "phonebill-bill-inquiry",
+    "phonebill-product-change",
+    "phonebill-kos-mock",
   ]
 }
 
@@ -132,22 +132,24 @@ module "aks" {
   zones               = ["1"]
 
   system_pool = {
-    vm_size    = "Standard_D2s_v3"
-    node_count = 1
-    min_count  = 1
-    max_count  = 2
-    max_pods   = 50
+    vm_size         = "Standard_D2s_v3"
+    node_count      = 1
+    min_count       = 1
+    max_count       = 2
+    max_pods        = 50
+    os_disk_size_gb = 48 # ephemeral, fits the D2s_v3 cache (50 GiB)
   }
 
   application_pool = {
-    name       = "application"
-    vm_size    = "Standard_D2s_v3"
-    node_count = 1
-    min_count  = 1
-    max_count  = 3
-    max_pods   = 110
-    taints     = ["application-workload=true:NoSchedule"]
-    labels     = { "workload" = "application" }
+    name            = "app" # Helm values-prod nodeSelector agentpool: app
+    vm_size         = "Standard_D2s_v3"
+    node_count      = 1
+    min_count       = 1
+    max_count       = 3
+    max_pods        = 110
+    os_disk_size_gb = 48 # ephemeral, fits the VM cache (50 GiB)
+    taints          = ["application-workload=true:NoSchedule"]
+    labels          = { "workload" = "application" }
   }
 
   admin_group_object_ids          = [data.azuread_group.admins.object_id]
@@ -175,7 +177,7 @@ module "postgres" {
   sku_name                       = "B_Standard_B2s"
   storage_mb                     = 32768
   backup_retention_days          = 7
-  geo_redundant_backup_enabled   = false
+  geo_redundant_backup_enabled   = true
   high_availability_mode         = "Disabled"
   zone                           = "1"
   delegated_subnet_id            = module.network.subnet_ids.database

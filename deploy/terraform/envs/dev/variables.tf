@@ -88,7 +88,7 @@ variable "teams_webhook_url" {
 variable "jwt_signing_key_ids" {
   type        = list(string)
   description = "kids of the JWT signing keys kept in Key Vault, oldest first (rotation: append a new kid, later drop the oldest)."
-  default     = ["k2025-01"]
+  default     = ["1"] # Helm values: kid key-1 -> secret jwt-signing-key-1
 }
 
 variable "secret_versions" {

@@ -15,20 +15,23 @@ locals {
     managed-by  = "terraform"
   }
 
-  # One database per service (SPEC 7).
+  # One database per service (SPEC 7), keyed by the Helm chart's service name:
+  # the Key Vault secret is "<key>-database-url" (deploy/helm values secretEnv).
   databases = {
-    auth    = "phonebill_auth"
-    bill    = "phonebill_bill"
-    product = "phonebill_product"
-    kos     = "phonebill_kos"
+    auth             = "phonebill_auth"
+    "bill-inquiry"   = "phonebill_bill"
+    "product-change" = "phonebill_product"
+    "kos-mock"       = "phonebill_kos"
   }
 
-  # Seed 7.2.2 service accounts (plus the KOS mock's own).
+  # Seed 7.2.2 lists auth-service-sa, bill-inquiry-service-sa and
+  # product-change-service-sa; the Helm chart (release "phonebill") creates one
+  # service account per service named <release>-<service>, KOS mock included.
   service_accounts = [
-    "auth-service-sa",
-    "bill-inquiry-service-sa",
-    "product-change-service-sa",
-    "kos-mock-service-sa",
+    "phonebill-auth",
+    "phonebill-bill-inquiry",
+    "phonebill-product-change",
+    "phonebill-kos-mock",
   ]
 }
 
@@ -237,22 +240,24 @@ module "aks" {
   zones               = ["1", "2", "3"]
 
   system_pool = {
-    vm_size    = "Standard_D2s_v3"
-    node_count = 3
-    min_count  = 3
-    max_count  = 5
-    max_pods   = 50
+    vm_size         = "Standard_D2s_v3"
+    node_count      = 3
+    min_count       = 3
+    max_count       = 5
+    max_pods        = 50
+    os_disk_size_gb = 48 # ephemeral, fits the D2s_v3 cache (50 GiB)
   }
 
   application_pool = {
-    name       = "application"
-    vm_size    = "Standard_D4s_v3"
-    node_count = 3
-    min_count  = 3
-    max_count  = 10
-    max_pods   = 110
-    taints     = ["application-workload=true:NoSchedule"]
-    labels     = { "workload" = "application" }
+    name            = "app" # Helm values-prod nodeSelector agentpool: app
+    vm_size         = "Standard_D4s_v3"
+    node_count      = 3
+    min_count       = 3
+    max_count       = 10
+    max_pods        = 110
+    os_disk_size_gb = 96 # ephemeral, fits the VM cache (100 GiB)
+    taints          = ["application-workload=true:NoSchedule"]
+    labels          = { "workload" = "application" }
   }
 
   admin_group_object_ids          = [data.azuread_group.admins.object_id]

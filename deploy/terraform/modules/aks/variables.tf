@@ -38,6 +38,17 @@ variable "sku_tier" {
   }
 }
 
+variable "support_plan" {
+  type        = string
+  description = "KubernetesOfficial, or AKSLongTermSupport (needs sku_tier Premium) to stay on a minor version after its community support ends, as 1.29 has."
+  default     = "KubernetesOfficial"
+
+  validation {
+    condition     = contains(["KubernetesOfficial", "AKSLongTermSupport"], var.support_plan)
+    error_message = "support_plan must be KubernetesOfficial or AKSLongTermSupport."
+  }
+}
+
 variable "subnet_id" {
   type        = string
   description = "Node subnet (seed 4.1.1: application subnet 10.0.1.0/24)."
@@ -55,13 +66,14 @@ variable "zones" {
 
 variable "system_pool" {
   type = object({
-    vm_size    = string
-    node_count = number
-    min_count  = number
-    max_count  = number
-    max_pods   = number
+    vm_size         = string
+    node_count      = number
+    min_count       = number
+    max_count       = number
+    max_pods        = number
+    os_disk_size_gb = number
   })
-  description = "System node pool (seed 3.1.2: Standard_D2s_v3, 3 nodes, autoscale 3-5)."
+  description = "System node pool (seed 3.1.2: Standard_D2s_v3, 3 nodes, autoscale 3-5). OS disks are ephemeral, so os_disk_size_gb must fit the VM's cache (50 GiB on D2s_v3)."
 
   validation {
     condition     = var.system_pool.min_count >= 1 && var.system_pool.min_count <= var.system_pool.node_count && var.system_pool.node_count <= var.system_pool.max_count
@@ -69,27 +81,33 @@ variable "system_pool" {
   }
 
   validation {
-    condition     = var.system_pool.max_pods >= 30 && var.system_pool.max_pods <= 250
-    error_message = "system_pool.max_pods must be 30-250."
+    condition     = var.system_pool.max_pods >= 50 && var.system_pool.max_pods <= 250
+    error_message = "system_pool.max_pods must be 50-250."
   }
 }
 
 variable "application_pool" {
   type = object({
-    name       = string
-    vm_size    = string
-    node_count = number
-    min_count  = number
-    max_count  = number
-    max_pods   = number
-    taints     = list(string)
-    labels     = map(string)
+    name            = string
+    vm_size         = string
+    node_count      = number
+    min_count       = number
+    max_count       = number
+    max_pods        = number
+    os_disk_size_gb = number
+    taints          = list(string)
+    labels          = map(string)
   })
-  description = "Application node pool (seed 3.1.2: Standard_D4s_v3, 3 nodes, autoscale 3-10, taint application-workload=true:NoSchedule)."
+  description = "Application node pool (seed 3.1.2: Standard_D4s_v3, 3 nodes, autoscale 3-10, taint application-workload=true:NoSchedule). OS disks are ephemeral: os_disk_size_gb must fit the VM's cache (100 GiB on D4s_v3)."
 
   validation {
     condition     = var.application_pool.min_count >= 0 && var.application_pool.min_count <= var.application_pool.node_count && var.application_pool.node_count <= var.application_pool.max_count
     error_message = "application_pool needs 0 <= min_count <= node_count <= max_count."
+  }
+
+  validation {
+    condition     = var.application_pool.max_pods >= 50 && var.application_pool.max_pods <= 250
+    error_message = "application_pool.max_pods must be 50-250."
   }
 
   validation {

@@ -43,6 +43,7 @@ resource "azurerm_public_ip" "gateway" {
 # --- WAF policy (seed 4.2.2) ---------------------------------------------------
 
 resource "azurerm_web_application_firewall_policy" "this" {
+  #checkov:skip=CKV_AZURE_135:False positive: the OWASP rule set version is var.owasp_version ("3.2" in both environments, validated to 3.1 or 3.2, asserted by tests/test_seed_numbers.py) and rule 944240 is not disabled; checkov does not match the module variable against its literal list.
   name                = "waf-${var.name_prefix}"
   location            = var.location
   resource_group_name = var.resource_group_name

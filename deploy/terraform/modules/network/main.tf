@@ -51,6 +51,7 @@ resource "azurerm_subnet" "gateway" {
 # --- Network security groups (seed 4.1.2) ------------------------------------
 
 resource "azurerm_network_security_group" "gateway" {
+  #checkov:skip=CKV_AZURE_160:Seed 4.1.2 opens HTTP 80 from the Internet on the gateway subnet on purpose: the port-80 listener only answers with a permanent redirect to HTTPS and routes no traffic to the backends.
   name                = "nsg-${var.name_prefix}-appgw"
   location            = var.location
   resource_group_name = var.resource_group_name

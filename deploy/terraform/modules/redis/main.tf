@@ -22,7 +22,7 @@ resource "azurerm_storage_account" "persistence" {
   resource_group_name             = var.resource_group_name
   account_kind                    = "StorageV2"
   account_tier                    = "Standard"
-  account_replication_type        = "ZRS"
+  account_replication_type        = "GZRS"
   min_tls_version                 = "TLS1_2"
   https_traffic_only_enabled      = true
   shared_access_key_enabled       = false

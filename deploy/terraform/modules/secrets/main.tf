@@ -13,6 +13,8 @@
 
 locals {
   rotation_hours = "${var.rotation_days * 24}h"
+  # Login role per service: auth -> auth_svc, bill-inquiry -> bill_inquiry_svc.
+  db_roles = { for svc, _ in var.databases : svc => "${replace(svc, "-", "_")}_svc" }
 }
 
 # --- JWT signing keys (Ed25519, PKCS#8 PEM) ----------------------------------------
@@ -73,11 +75,11 @@ ephemeral "random_password" "database" {
 
 resource "azurerm_key_vault_secret" "database_url" {
   for_each         = var.databases
-  name             = "database-url-${each.key}"
+  name             = "${each.key}-database-url"
   key_vault_id     = var.key_vault_id
-  value_wo         = "postgres://${each.key}_svc:${ephemeral.random_password.database[each.key].result}@${var.postgres_fqdn}:5432/${each.value}?sslmode=require"
+  value_wo         = "postgres://${local.db_roles[each.key]}:${ephemeral.random_password.database[each.key].result}@${var.postgres_fqdn}:5432/${each.value}?sslmode=require"
   value_wo_version = var.versions.database_urls
-  content_type     = "text/plain; format=postgres-url; role=${each.key}_svc"
+  content_type     = "text/plain; format=postgres-url; role=${local.db_roles[each.key]}"
   expiration_date  = timeadd(time_static.database_urls.rfc3339, local.rotation_hours)
   tags             = merge(var.tags, { service = each.key, database = each.value })
 }

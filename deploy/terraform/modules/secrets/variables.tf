@@ -25,7 +25,7 @@ variable "jwt_signing_key_ids" {
 
 variable "databases" {
   type        = map(string)
-  description = "Database name keyed by service short name (auth, bill, product, kos); each gets secret database-url-<service>."
+  description = "Database name keyed by the Helm chart's service name (auth, bill-inquiry, product-change, kos-mock); each gets secret <service>-database-url and login role <service>_svc."
 }
 
 variable "postgres_fqdn" {

@@ -1,0 +1,366 @@
+//! The session deny list (DESIGN decision 4): revocation without a round trip on the hot path.
+//!
+//! Every instance keeps the revoked session ids in memory, each with the instant until which it
+//! must stay denied (the end of the session's life; after that its tokens are expired anyway).
+//! With Redis, a revocation is also written as the key `{prefix}auth:deny:{sid}` (value: the
+//! Unix expiry, TTL: the remaining session life) and published on `{prefix}auth:revoked`; every
+//! instance subscribes, loads all keys after subscribing (so nothing published meanwhile is
+//! missed) and reconnects with capped backoff when Redis drops, reloading on each reconnect.
+//! Without Redis the list is process-local. Redis failures never fail a request: the local
+//! entry is always made, and the error is logged.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use deadpool_redis::redis::{self, AsyncCommands};
+use futures::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::actuator::{ComponentHealth, HealthCheck};
+use crate::config::{ConfigError, Env};
+
+/// Bound on every Redis command and connection attempt.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Backoff cap between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Where the deny list is replicated.
+#[derive(Debug, Clone, Default)]
+pub struct DenyListConfig {
+    /// `REDIS_URL`; `None` keeps the list process-local.
+    pub redis_url: Option<SecretString>,
+    /// `REDIS_KEY_PREFIX` (default empty): prepended to every key and channel, so tests and
+    /// environments sharing one Redis stay apart.
+    pub key_prefix: String,
+}
+
+impl DenyListConfig {
+    /// Reads `REDIS_URL` and `REDIS_KEY_PREFIX`.
+    pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            redis_url: crate::config::redis_url(env)?,
+            key_prefix: env.string("REDIS_KEY_PREFIX").unwrap_or_default(),
+        })
+    }
+}
+
+/// The deny list could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the Redis deny list: {0}")]
+pub struct DenyListError(String);
+
+/// The message published on `auth:revoked`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Revoked {
+    sid: String,
+    exp: i64,
+}
+
+struct RedisSide {
+    pool: deadpool_redis::Pool,
+    client: redis::Client,
+    channel: String,
+    key_prefix: String,
+}
+
+struct Inner {
+    /// sid → Unix second until which it stays denied.
+    local: RwLock<HashMap<String, i64>>,
+    last_purge: AtomicI64,
+    redis: Option<RedisSide>,
+    subscribed: watch::Sender<bool>,
+}
+
+/// The revoked sessions. Cheap to clone; all clones share one list.
+#[derive(Clone)]
+pub struct DenyList(Arc<Inner>);
+
+impl std::fmt::Debug for DenyList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenyList")
+            .field("redis", &self.0.redis.is_some())
+            .field("subscribed", &self.is_subscribed())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl DenyList {
+    /// A process-local list (no Redis).
+    pub fn local() -> Self {
+        Self(Arc::new(Inner {
+            local: RwLock::new(HashMap::new()),
+            last_purge: AtomicI64::new(now_unix()),
+            redis: None,
+            subscribed: watch::channel(false).0,
+        }))
+    }
+
+    /// A list replicated through Redis when `cfg.redis_url` is set (the subscriber task runs
+    /// until `cancel`), else [`DenyList::local`]. Must be called inside a tokio runtime.
+    pub fn start(cfg: &DenyListConfig, cancel: CancellationToken) -> Result<Self, DenyListError> {
+        let Some(url) = &cfg.redis_url else {
+            return Ok(Self::local());
+        };
+        let url = url.expose_secret();
+        let client = redis::Client::open(url).map_err(|e| DenyListError(e.to_string()))?;
+        let mut pool_cfg = deadpool_redis::Config::from_url(url);
+        pool_cfg.pool = Some(deadpool_redis::PoolConfig {
+            max_size: 8,
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(REDIS_TIMEOUT),
+                create: Some(REDIS_TIMEOUT),
+                recycle: Some(REDIS_TIMEOUT),
+            },
+            ..Default::default()
+        });
+        let pool = pool_cfg
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| DenyListError(e.to_string()))?;
+        let list = Self(Arc::new(Inner {
+            local: RwLock::new(HashMap::new()),
+            last_purge: AtomicI64::new(now_unix()),
+            redis: Some(RedisSide {
+                pool,
+                client,
+                channel: format!("{}auth:revoked", cfg.key_prefix),
+                key_prefix: format!("{}auth:deny:", cfg.key_prefix),
+            }),
+            subscribed: watch::channel(false).0,
+        }));
+        let task = list.clone();
+        tokio::spawn(async move { task.subscriber(cancel).await });
+        Ok(list)
+    }
+
+    /// Whether Redis replication is configured.
+    pub fn is_replicated(&self) -> bool {
+        self.0.redis.is_some()
+    }
+
+    /// Whether `sid` is revoked (hot path: one read lock, no I/O).
+    pub fn is_revoked(&self, sid: &str) -> bool {
+        let map = self.0.local.read().unwrap_or_else(|p| p.into_inner());
+        map.get(sid).is_some_and(|until| *until >= now_unix())
+    }
+
+    /// Revokes `sid` until `until_unix` (the end of the session's life): locally at once, then
+    /// in Redis (key + publish). A Redis failure is logged, not returned.
+    pub async fn revoke(&self, sid: &str, until_unix: i64) {
+        self.insert_local(sid, until_unix);
+        let Some(r) = &self.0.redis else { return };
+        let ttl = (until_unix - now_unix()).max(1);
+        let payload = serde_json::to_string(&Revoked {
+            sid: sid.to_owned(),
+            exp: until_unix,
+        })
+        .unwrap_or_default();
+        let key = format!("{}{sid}", r.key_prefix);
+        let fut = async {
+            let mut conn = r.pool.get().await.map_err(|e| e.to_string())?;
+            conn.set_ex::<_, _, ()>(&key, until_unix, ttl.unsigned_abs())
+                .await
+                .map_err(|e| e.to_string())?;
+            conn.publish::<_, _, i64>(&r.channel, payload)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<(), String>(())
+        };
+        match tokio::time::timeout(REDIS_TIMEOUT * 2, fut).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "deny list: Redis write failed; revocation is local only")
+            }
+            Err(_) => tracing::warn!("deny list: Redis write timed out; revocation is local only"),
+        }
+    }
+
+    fn insert_local(&self, sid: &str, until_unix: i64) {
+        let now = now_unix();
+        let mut map = self.0.local.write().unwrap_or_else(|p| p.into_inner());
+        map.insert(sid.to_owned(), until_unix);
+        // Drop entries whose sessions are over, at most once a minute.
+        let last = self.0.last_purge.load(Ordering::Relaxed);
+        if now - last >= 60 {
+            self.0.last_purge.store(now, Ordering::Relaxed);
+            map.retain(|_, until| *until >= now);
+        }
+    }
+
+    /// Number of entries held in memory (including ones not yet purged).
+    pub fn len(&self) -> usize {
+        self.0.local.read().map_or(0, |m| m.len())
+    }
+
+    /// Whether the in-memory list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the Redis subscription is live (always `false` without Redis).
+    pub fn is_subscribed(&self) -> bool {
+        *self.0.subscribed.borrow()
+    }
+
+    /// Waits up to `timeout` for the subscription to be live.
+    pub async fn wait_subscribed(&self, timeout: Duration) -> bool {
+        let mut rx = self.0.subscribed.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|s| *s))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The readiness component `redis` (never critical; `DISABLED` without Redis).
+    pub fn health(&self) -> Arc<dyn HealthCheck> {
+        Arc::new(RedisDenyHealth(self.clone()))
+    }
+
+    /// Subscribes, loads, follows; reconnects with backoff until `cancel`.
+    async fn subscriber(self, cancel: CancellationToken) {
+        let Some(r) = &self.0.redis else { return };
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let result = tokio::select! {
+                () = cancel.cancelled() => return,
+                res = self.follow(r, &cancel) => res,
+            };
+            self.0.subscribed.send_replace(false);
+            match result {
+                Ok(true) => return,
+                Ok(false) => delay = Duration::from_millis(200),
+                Err(e) => tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64,
+                    "deny list: Redis subscription failed; will reconnect"),
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One subscription session. `Ok(true)`: cancelled; `Ok(false)`: the stream ended.
+    async fn follow(&self, r: &RedisSide, cancel: &CancellationToken) -> Result<bool, String> {
+        let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, r.client.get_async_pubsub())
+            .await
+            .map_err(|_| "connect timed out".to_owned())?
+            .map_err(|e| e.to_string())?;
+        tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(&r.channel))
+            .await
+            .map_err(|_| "subscribe timed out".to_owned())?
+            .map_err(|e| e.to_string())?;
+        // Load after subscribing: a revocation published in between is seen either way.
+        let loaded = self.load_all(r).await?;
+        tracing::info!(
+            entries = loaded,
+            "deny list: subscribed to Redis and loaded revoked sessions"
+        );
+        self.0.subscribed.send_replace(true);
+        let mut stream = pubsub.on_message();
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(true),
+                msg = stream.next() => match msg {
+                    None => {
+                        tracing::warn!("deny list: Redis subscription closed");
+                        return Ok(false);
+                    }
+                    Some(msg) => {
+                        let payload: String = msg.get_payload().unwrap_or_default();
+                        match serde_json::from_str::<Revoked>(&payload) {
+                            Ok(rev) => self.insert_local(&rev.sid, rev.exp),
+                            Err(e) => tracing::warn!(error = %e, "deny list: ignoring malformed message"),
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Reads every `auth:deny:*` key into memory; returns how many were found.
+    async fn load_all(&self, r: &RedisSide) -> Result<usize, String> {
+        let fut = async {
+            let mut conn = r.pool.get().await.map_err(|e| e.to_string())?;
+            let pattern = format!("{}*", r.key_prefix);
+            let mut cursor: u64 = 0;
+            let mut count = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !keys.is_empty() {
+                    let values: Vec<Option<i64>> = redis::cmd("MGET")
+                        .arg(&keys)
+                        .query_async(&mut conn)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    for (key, value) in keys.iter().zip(values) {
+                        if let (Some(sid), Some(exp)) = (key.strip_prefix(&r.key_prefix), value) {
+                            self.insert_local(sid, exp);
+                            count += 1;
+                        }
+                    }
+                }
+                if next == 0 {
+                    return Ok(count);
+                }
+                cursor = next;
+            }
+        };
+        tokio::time::timeout(REDIS_TIMEOUT * 5, fut)
+            .await
+            .map_err(|_| "loading the deny list timed out".to_owned())?
+    }
+}
+
+/// Readiness component for the deny list's Redis link.
+pub struct RedisDenyHealth(DenyList);
+
+#[async_trait::async_trait]
+impl HealthCheck for RedisDenyHealth {
+    fn name(&self) -> String {
+        "redis".into()
+    }
+    fn critical(&self) -> bool {
+        false
+    }
+    async fn check(&self) -> ComponentHealth {
+        if !self.0.is_replicated() {
+            ComponentHealth::disabled()
+        } else if self.0.is_subscribed() {
+            ComponentHealth::up()
+        } else {
+            ComponentHealth::down("deny-list subscription not connected")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_entries_expire() {
+        let d = DenyList::local();
+        assert!(!d.is_revoked("s1"));
+        d.insert_local("s1", now_unix() + 60);
+        d.insert_local("s2", now_unix() - 1);
+        assert!(d.is_revoked("s1"));
+        assert!(!d.is_revoked("s2"));
+        assert!(!d.is_subscribed());
+    }
+}

@@ -1,0 +1,453 @@
+//! The auth use cases (SPEC 2.3–2.11) over the store, the clock, the keyring, the hasher and the
+//! deny list. Handlers parse the wire, call these, and render the result.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use phonebill_common::auth::{ACCESS_TYP, Claims, DenyList, Permission, TokenVerifier};
+use phonebill_common::error::{ApiError, ErrorCode};
+use phonebill_common::metrics::Metrics;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::domain::refresh::{self, RefreshToken};
+use crate::domain::validation::{ChangePasswordInput, LoginInput, RegisterInput};
+use crate::domain::{LockState, lock_state};
+use crate::keys::Keyring;
+use crate::password::Hasher;
+use crate::store::{NewUser, SessionRecord, StoreError, UserRecord, UserStore};
+
+/// Session life without `autoLogin`.
+const SESSION_TTL: chrono::Duration = chrono::Duration::hours(24);
+/// Session life with `autoLogin`.
+const AUTO_LOGIN_TTL: chrono::Duration = chrono::Duration::days(30);
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UserExists => ApiError::new(ErrorCode::UserAlreadyExists),
+            StoreError::LineExists => ApiError::new(ErrorCode::LineAlreadyRegistered),
+            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                ApiError::unavailable(e)
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::password::HashError> for ApiError {
+    fn from(e: crate::password::HashError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Tokens issued by login or refresh.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The access token (JWS).
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: u64,
+}
+
+/// Client facts recorded in the login history.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// IP address.
+    pub ip: Option<String>,
+    /// `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+/// Settings of the use cases.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Failures before lock.
+    pub max_failures: u32,
+    /// Lock duration.
+    pub lock_duration: Duration,
+}
+
+/// The auth service core. Cheap to clone.
+#[derive(Clone)]
+pub struct AuthService {
+    /// Persistence.
+    pub store: Arc<dyn UserStore>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Signing keys.
+    pub keys: Arc<Keyring>,
+    /// Password hashing.
+    pub hasher: Hasher,
+    /// Revoked sessions.
+    pub deny: DenyList,
+    /// Verifies access tokens (the same checks every service applies).
+    pub verifier: TokenVerifier,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Settings.
+    pub settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService").finish_non_exhaustive()
+    }
+}
+
+fn chrono_dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// `423 ACCOUNT_LOCKED` with `lockedUntil`.
+pub fn locked_error(until: DateTime<Utc>, max: u32, lock: Duration) -> ApiError {
+    ApiError::new(ErrorCode::AccountLocked)
+        .message(format!(
+            "로그인 {max}회 실패로 계정이 {}분간 잠겼습니다",
+            lock.as_secs() / 60
+        ))
+        .with_extra("lockedUntil", phonebill_common::time::format_kst(until))
+}
+
+impl AuthService {
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn count_login(&self, result: &str) {
+        self.metrics.auth_logins.with_label_values(&[result]).inc();
+    }
+
+    fn count_refresh(&self, result: &str) {
+        self.metrics
+            .auth_refreshes
+            .with_label_values(&[result])
+            .inc();
+    }
+
+    fn locked(&self, until: DateTime<Utc>) -> ApiError {
+        locked_error(
+            until,
+            self.settings.max_failures,
+            self.settings.lock_duration,
+        )
+    }
+
+    async fn history(&self, user_id: &str, result: &str, client: &ClientInfo) {
+        // History is best effort: a failed insert must not turn a login into an error.
+        if let Err(e) = self
+            .store
+            .add_login_history(
+                user_id,
+                result,
+                client.ip.as_deref(),
+                client.user_agent.as_deref(),
+                self.now(),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "login history insert failed");
+        }
+    }
+
+    /// Signs an access token for `user` in session `sid`.
+    fn access_token(&self, user: &UserRecord, sid: Uuid) -> Result<String, ApiError> {
+        let now = self.now().timestamp();
+        let ttl = i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(1800);
+        let claims = Claims {
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            sub: user.user_id.clone(),
+            customer_id: user.customer_id.clone(),
+            line_numbers: vec![user.line_number.clone()],
+            permissions: user.permissions.clone(),
+            sid: sid.to_string(),
+            jti: Uuid::new_v4().to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + ttl,
+            typ: ACCESS_TYP.into(),
+        };
+        self.keys.active().sign(&claims).map_err(ApiError::internal)
+    }
+
+    /// SPEC 2.3.
+    pub async fn login(
+        &self,
+        input: LoginInput,
+        client: &ClientInfo,
+    ) -> Result<(UserRecord, Issued), ApiError> {
+        let now = self.now();
+        let user = self.store.find_user(&input.user_id).await?;
+        let Some(mut user) = user else {
+            // Same work and same answer as a wrong password: no user enumeration.
+            self.hasher.verify(None, input.password).await?;
+            self.count_login("invalid");
+            self.history(&input.user_id, "UNKNOWN_USER", client).await;
+            return Err(ApiError::new(ErrorCode::InvalidCredentials));
+        };
+        match lock_state(user.locked_until, now) {
+            LockState::Locked(until) => {
+                self.count_login("locked");
+                self.history(&user.user_id, "LOCKED", client).await;
+                return Err(self.locked(until));
+            }
+            LockState::Expired => {
+                self.store.reset_lock(&user.user_id, now).await?;
+                user.failed_login_count = 0;
+                user.locked_until = None;
+            }
+            LockState::Open => {}
+        }
+        let ok = self
+            .hasher
+            .verify(Some(user.password_hash.clone()), input.password)
+            .await?;
+        if !ok {
+            return Err(self.fail_password(&user, client).await);
+        }
+        if user.account_status != "ACTIVE" {
+            self.count_login("inactive");
+            self.history(&user.user_id, "INACTIVE", client).await;
+            return Err(ApiError::new(ErrorCode::AccountInactive));
+        }
+        self.store.record_success(&user.user_id, now).await?;
+        user.last_login_at = Some(now);
+        user.failed_login_count = 0;
+        let session = SessionRecord {
+            session_id: Uuid::new_v4(),
+            user_id: user.user_id.clone(),
+            auto_login: input.auto_login,
+            expires_at: now
+                + if input.auto_login {
+                    AUTO_LOGIN_TTL
+                } else {
+                    SESSION_TTL
+                },
+            revoked_at: None,
+        };
+        let rt = RefreshToken::issue(session.session_id);
+        self.store.create_session(&session, &rt.hash, now).await?;
+        let access = self.access_token(&user, session.session_id)?;
+        self.count_login("success");
+        self.history(&user.user_id, "SUCCESS", client).await;
+        Ok((
+            user,
+            Issued {
+                access_token: access,
+                refresh_token: rt.token,
+                expires_in: self.settings.access_ttl.as_secs(),
+            },
+        ))
+    }
+
+    /// Counts a wrong password; the failure that reaches the limit answers 423 at once.
+    async fn fail_password(&self, user: &UserRecord, client: &ClientInfo) -> ApiError {
+        let now = self.now();
+        let lock_until = now + chrono_dur(self.settings.lock_duration);
+        let max = i32::try_from(self.settings.max_failures).unwrap_or(i32::MAX);
+        match self
+            .store
+            .record_failure(&user.user_id, max, lock_until, now)
+            .await
+        {
+            Ok(Some((_, Some(until)))) if until > now => {
+                self.count_login("locked");
+                self.history(&user.user_id, "LOCKED", client).await;
+                self.locked(until)
+            }
+            Ok(_) => {
+                self.count_login("invalid");
+                self.history(&user.user_id, "INVALID_PASSWORD", client)
+                    .await;
+                ApiError::new(ErrorCode::InvalidCredentials)
+            }
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Revokes a session in the database and on the deny list.
+    async fn revoke(&self, sid: Uuid, reason: &str) -> Result<(), ApiError> {
+        let now = self.now();
+        let session = self.store.revoke_session(sid, reason, now).await?;
+        let until = session.map_or_else(
+            || now.timestamp() + self.settings.access_ttl.as_secs() as i64,
+            |s| s.expires_at.timestamp(),
+        );
+        self.deny.revoke(&sid.to_string(), until).await;
+        Ok(())
+    }
+
+    /// SPEC 2.4.
+    pub async fn refresh(&self, token: &str) -> Result<Issued, ApiError> {
+        let now = self.now();
+        let invalid = || ApiError::new(ErrorCode::RefreshTokenInvalid);
+        if !refresh::well_formed(token) {
+            self.count_refresh("invalid");
+            return Err(invalid());
+        }
+        let hash = refresh::hash(token);
+        let Some(rec) = self.store.find_refresh(&hash).await? else {
+            self.count_refresh("invalid");
+            return Err(invalid());
+        };
+        let session = rec.session;
+        if session.revoked_at.is_some() || session.expires_at <= now || rec.expires_at <= now {
+            self.count_refresh("invalid");
+            return Err(invalid());
+        }
+        if rec.used_at.is_some() {
+            return Err(self.reuse_detected(session.session_id).await);
+        }
+        let Some(user) = self.store.find_user(&session.user_id).await? else {
+            self.count_refresh("invalid");
+            return Err(invalid());
+        };
+        if user.account_status != "ACTIVE" {
+            self.count_refresh("invalid");
+            return Err(ApiError::new(ErrorCode::AccountInactive));
+        }
+        if let LockState::Locked(until) = lock_state(user.locked_until, now) {
+            self.count_refresh("invalid");
+            return Err(self.locked(until));
+        }
+        let next = RefreshToken::issue(session.session_id);
+        if !self
+            .store
+            .rotate_refresh(&hash, &next.hash, &session, now)
+            .await?
+        {
+            // Lost the race to a concurrent rotation (or the session was revoked meanwhile):
+            // the same token was presented twice, which is reuse.
+            return Err(self.reuse_detected(session.session_id).await);
+        }
+        let access = self.access_token(&user, session.session_id)?;
+        self.count_refresh("success");
+        Ok(Issued {
+            access_token: access,
+            refresh_token: next.token,
+            expires_in: self.settings.access_ttl.as_secs(),
+        })
+    }
+
+    async fn reuse_detected(&self, sid: Uuid) -> ApiError {
+        self.count_refresh("reused");
+        tracing::warn!(sid = %sid, "refresh token reuse detected; revoking the session family");
+        match self.revoke(sid, "REUSE_DETECTED").await {
+            Ok(()) => ApiError::new(ErrorCode::RefreshTokenReused),
+            Err(e) => e,
+        }
+    }
+
+    /// SPEC 2.5: revokes the session of `sid`.
+    pub async fn logout(&self, sid: &str) -> Result<(), ApiError> {
+        match Uuid::parse_str(sid) {
+            Ok(sid) => self.revoke(sid, "LOGOUT").await,
+            Err(_) => Err(ApiError::new(ErrorCode::InvalidToken)),
+        }
+    }
+
+    /// SPEC 2.8 (authorization of privileged codes is checked by the caller).
+    pub async fn register(
+        &self,
+        input: RegisterInput,
+        granted_by: Option<String>,
+    ) -> Result<UserRecord, ApiError> {
+        let hash = self.hasher.hash(input.password).await?;
+        let user = NewUser {
+            user_id: input.user_id.clone(),
+            customer_id: input.customer_id,
+            line_number: input.line.as_str().to_owned(),
+            user_name: input.user_name,
+            password_hash: hash,
+            permissions: input
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            granted_by,
+        };
+        self.store.create_user(&user, self.now()).await?;
+        self.store
+            .find_user(&input.user_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(StoreError::Corrupt("user vanished".into())))
+    }
+
+    /// SPEC 2.9 change password (authorization checked by the caller).
+    pub async fn change_password(&self, input: ChangePasswordInput) -> Result<(), ApiError> {
+        let now = self.now();
+        let Some(user) = self.store.find_user(&input.user_id).await? else {
+            return Err(ApiError::new(ErrorCode::UserNotFound));
+        };
+        if let LockState::Locked(until) = lock_state(user.locked_until, now) {
+            return Err(self.locked(until));
+        }
+        let ok = self
+            .hasher
+            .verify(Some(user.password_hash.clone()), input.current)
+            .await?;
+        if !ok {
+            return Err(self.fail_password(&user, &ClientInfo::default()).await);
+        }
+        let hash = self.hasher.hash(input.new).await?;
+        self.store.set_password(&user.user_id, &hash, now).await?;
+        let sessions = self
+            .store
+            .revoke_user_sessions(&user.user_id, "PASSWORD_CHANGED", now)
+            .await?;
+        for s in sessions {
+            self.deny
+                .revoke(&s.session_id.to_string(), s.expires_at.timestamp())
+                .await;
+        }
+        Ok(())
+    }
+
+    /// A user or `404 USER_NOT_FOUND`.
+    pub async fn user(&self, user_id: &str) -> Result<UserRecord, ApiError> {
+        self.store
+            .find_user(user_id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))
+    }
+
+    /// SPEC 2.9 unlock.
+    pub async fn unlock(&self, user_id: &str) -> Result<(), ApiError> {
+        if self.store.reset_lock(user_id, self.now()).await? {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorCode::UserNotFound))
+        }
+    }
+
+    /// SPEC 2.11 grant.
+    pub async fn grant(&self, user_id: &str, p: Permission, by: &str) -> Result<(), ApiError> {
+        self.user(user_id).await?;
+        self.store
+            .grant_permission(user_id, p.as_str(), Some(by), self.now())
+            .await?;
+        Ok(())
+    }
+
+    /// SPEC 2.11 revoke.
+    pub async fn revoke_permission(&self, user_id: &str, p: Permission) -> Result<(), ApiError> {
+        self.user(user_id).await?;
+        self.store.revoke_permission(user_id, p.as_str()).await?;
+        Ok(())
+    }
+
+    /// The current time (for status computation in responses).
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.now()
+    }
+}

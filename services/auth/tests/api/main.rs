@@ -1,0 +1,9 @@
+//! Integration tests of the auth service over real HTTP, on PostgreSQL and SQLite.
+
+// Test code: a failed unwrap is a failed test.
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test on error")]
+
+mod flows;
+mod helpers;
+mod security;
+mod shapes;

@@ -1,0 +1,319 @@
+//! SQLite adapter of [`ChangeStore`].
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, SqlitePool};
+
+use super::{
+    ChangeStore, Claim, HistoryFilter, KeyRow, KosCallEvent, StoreError, map_insert_error,
+};
+use crate::domain::{ChangeRecord, Finish, ProcessStatus};
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// A store on `pool`.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+}
+
+const COLUMNS: &str = "request_id, user_id, customer_id, line_number, current_product_code, \
+    current_product_name, target_product_code, target_product_name, process_status, result_code, \
+    result_message, failure_reason, kos_order_number, effective_date, attempts, next_attempt_at, \
+    requested_at, processed_at, updated_at";
+
+/// RFC 3339 UTC with milliseconds and `Z`: fixed width, so text order is time order.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn time(row: &SqliteRow, col: &str) -> Result<DateTime<Utc>, StoreError> {
+    let s: String = row.try_get(col)?;
+    DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+fn opt_time(row: &SqliteRow, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| {
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    })
+    .transpose()
+}
+
+fn record(row: &SqliteRow) -> Result<ChangeRecord, StoreError> {
+    let status: String = row.try_get("process_status")?;
+    Ok(ChangeRecord {
+        request_id: row.try_get("request_id")?,
+        user_id: row.try_get("user_id")?,
+        customer_id: row.try_get("customer_id")?,
+        line_number: row.try_get::<String, _>("line_number")?.trim().to_owned(),
+        current_product_code: row.try_get("current_product_code")?,
+        current_product_name: row.try_get("current_product_name")?,
+        target_product_code: row.try_get("target_product_code")?,
+        target_product_name: row.try_get("target_product_name")?,
+        process_status: ProcessStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("process_status {status}")))?,
+        result_code: row.try_get("result_code")?,
+        result_message: row.try_get("result_message")?,
+        failure_reason: row.try_get("failure_reason")?,
+        kos_order_number: row.try_get("kos_order_number")?,
+        effective_date: row.try_get("effective_date")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: opt_time(row, "next_attempt_at")?,
+        requested_at: time(row, "requested_at")?,
+        processed_at: opt_time(row, "processed_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+fn key_row(row: &SqliteRow) -> Result<KeyRow, StoreError> {
+    Ok(KeyRow {
+        request_hash: row.try_get::<String, _>("request_hash")?.trim().to_owned(),
+        request_id: row.try_get("request_id")?,
+        status_code: row.try_get("status_code")?,
+        response_body: row.try_get("response_body")?,
+        created_at: time(row, "created_at")?,
+        expires_at: time(row, "expires_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl ChangeStore for SqliteStore {
+    async fn insert_change(&self, r: &ChangeRecord) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO product_change_history ({COLUMNS}) VALUES \
+             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
+        ))
+        .bind(&r.request_id)
+        .bind(&r.user_id)
+        .bind(&r.customer_id)
+        .bind(&r.line_number)
+        .bind(&r.current_product_code)
+        .bind(&r.current_product_name)
+        .bind(&r.target_product_code)
+        .bind(&r.target_product_name)
+        .bind(r.process_status.as_str())
+        .bind(&r.result_code)
+        .bind(&r.result_message)
+        .bind(&r.failure_reason)
+        .bind(&r.kos_order_number)
+        .bind(&r.effective_date)
+        .bind(r.attempts)
+        .bind(r.next_attempt_at.map(ts))
+        .bind(ts(r.requested_at))
+        .bind(r.processed_at.map(ts))
+        .bind(ts(r.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(map_insert_error)?;
+        Ok(())
+    }
+
+    async fn finish_change(&self, request_id: &str, f: &Finish) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE product_change_history SET process_status = $2, result_code = $3, \
+             result_message = $4, failure_reason = $5, kos_order_number = $6, effective_date = $7, \
+             processed_at = $8, updated_at = $8, next_attempt_at = NULL \
+             WHERE request_id = $1 AND process_status IN ('PENDING','PROCESSING')",
+        )
+        .bind(request_id)
+        .bind(f.status.as_str())
+        .bind(&f.result_code)
+        .bind(&f.result_message)
+        .bind(&f.failure_reason)
+        .bind(&f.kos_order_number)
+        .bind(&f.effective_date)
+        .bind(ts(f.processed_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_attempt(
+        &self,
+        request_id: &str,
+        attempts: i32,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE product_change_history SET attempts = $2, next_attempt_at = $3, updated_at = $4 \
+             WHERE request_id = $1 AND process_status IN ('PENDING','PROCESSING')",
+        )
+        .bind(request_id)
+        .bind(attempts)
+        .bind(ts(next_attempt_at))
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_change(&self, request_id: &str) -> Result<Option<ChangeRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM product_change_history WHERE request_id = $1"
+        ))
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    async fn due_changes(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM product_change_history \
+             WHERE process_status IN ('PENDING','PROCESSING') \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+             ORDER BY requested_at LIMIT $2"
+        ))
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn history(&self, f: &HistoryFilter) -> Result<(Vec<ChangeRecord>, i64), StoreError> {
+        fn filter<'a>(q: &mut QueryBuilder<'a, sqlx::Sqlite>, f: &'a HistoryFilter) {
+            q.push(" WHERE line_number IN (");
+            let mut sep = q.separated(", ");
+            for l in &f.lines {
+                sep.push_bind(l);
+            }
+            q.push(")");
+            if let Some(from) = f.from {
+                q.push(" AND requested_at >= ").push_bind(ts(from));
+            }
+            if let Some(until) = f.until {
+                q.push(" AND requested_at < ").push_bind(ts(until));
+            }
+        }
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM product_change_history");
+        filter(&mut count, f);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM product_change_history"));
+        filter(&mut q, f);
+        q.push(" ORDER BY requested_at DESC, request_id DESC LIMIT ")
+            .push_bind(f.limit)
+            .push(" OFFSET ")
+            .push_bind(f.offset);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok((rows.iter().map(record).collect::<Result<_, _>>()?, total))
+    }
+
+    async fn claim_key(&self, user_id: &str, key: &str, row: &KeyRow) -> Result<Claim, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // An expired key is forgotten first, so it can be claimed again.
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2 AND expires_at <= $3")
+            .bind(user_id)
+            .bind(key)
+            .bind(ts(row.created_at))
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, request_id, created_at, expires_at) \
+             VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (user_id, idem_key) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(&row.request_hash)
+        .bind(&row.request_id)
+        .bind(ts(row.created_at))
+        .bind(ts(row.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        let claim = if inserted.rows_affected() == 1 {
+            Claim::Claimed
+        } else {
+            let existing = sqlx::query(
+                "SELECT request_hash, request_id, status_code, response_body, created_at, expires_at \
+                 FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+            )
+            .bind(user_id)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            Claim::Existing(key_row(&existing)?)
+        };
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    async fn complete_key(
+        &self,
+        user_id: &str,
+        key: &str,
+        status: i32,
+        body: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND idem_key = $2",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(status)
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_key(&self, user_id: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2")
+            .bind(user_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn write_calls(&self, batch: &[KosCallEvent]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::new(
+            "INSERT INTO kos_call_log (event_id, request_id, endpoint, result_code, outcome, duration_ms, called_at) ",
+        );
+        q.push_values(batch, |mut b, e| {
+            b.push_bind(e.event_id.to_string())
+                .push_bind(&e.request_id)
+                .push_bind(&e.endpoint)
+                .push_bind(&e.result_code)
+                .push_bind(&e.outcome)
+                .push_bind(e.duration_ms)
+                .push_bind(ts(e.called_at));
+        });
+        q.push(" ON CONFLICT (event_id) DO NOTHING");
+        q.build().execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn count_calls(&self, request_id: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM kos_call_log WHERE request_id = $1")
+                .bind(request_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}

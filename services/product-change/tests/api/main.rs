@@ -1,0 +1,481 @@
+//! Integration tests of the product-change service over real HTTP, with the real kos-mock, on
+//! both stores.
+
+mod helpers;
+
+use std::path::Path;
+
+use chrono::Utc;
+use futures::future::join_all;
+use helpers::{change_body, spawn_app, spawn_on};
+use phonebill_product_change::domain::{ChangeRecord, ProcessStatus};
+use phonebill_test_support::backend_tests;
+use serde_json::json;
+
+const HONG: &str = "01012345678";
+const SUSPENDED: &str = "01055556666";
+
+#[test]
+fn migration_versions_match() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let pg = phonebill_common::db::migration_versions(&dir.join("postgres")).unwrap();
+    let sqlite = phonebill_common::db::migration_versions(&dir.join("sqlite")).unwrap();
+    assert_eq!(pg, sqlite);
+    assert!(!pg.is_empty());
+}
+
+backend_tests!(prechecks_pass_and_fail, |backend| async move {
+    let app = spawn_app(backend).await;
+    let t = app.user_token(HONG);
+    let v = "/api/v1/products/change/validation";
+    let (s, b, _) = app
+        .post(
+            v,
+            &t,
+            &change_body("010-1234-5678", "5G-STANDARD-001", "5G-PREMIUM-001"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["validationResult"], "SUCCESS");
+    assert!(b["data"].get("failureReason").is_none());
+    let d = &b["data"]["validationDetails"];
+    assert_eq!(d[0]["checkType"], "PRODUCT_AVAILABLE");
+    assert_eq!(d[0]["result"], "PASS");
+    assert_eq!(d[1]["checkType"], "OPERATOR_MATCH");
+    assert_eq!(d[2]["checkType"], "LINE_STATUS");
+    assert_eq!(d[2]["message"], "회선이 정상 상태입니다");
+
+    let cases = [
+        (
+            "3G-OLD-001",
+            0,
+            "판매 중단된 상품입니다",
+            "변경 대상 상품이 판매중이 아닙니다.",
+        ),
+        (
+            "LGU-LTE-001",
+            1,
+            "사업자가 일치하지 않습니다 (현재: KT, 변경: LGU)",
+            "현재 상품과 변경 대상 상품의 사업자가 일치하지 않습니다.",
+        ),
+        (
+            "5G-STANDARD-001",
+            0,
+            "현재 상품과 동일한 상품입니다",
+            "변경 대상 상품이 판매중이 아닙니다.",
+        ),
+        (
+            "NOPE-001",
+            0,
+            "존재하지 않는 상품코드입니다",
+            "변경 대상 상품이 판매중이 아닙니다.",
+        ),
+    ];
+    for (target, idx, msg, reason) in cases {
+        let (s, b, _) = app
+            .post(v, &t, &change_body(HONG, "5G-STANDARD-001", target), None)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["data"]["validationResult"], "FAILURE", "{target}");
+        assert_eq!(b["data"]["validationDetails"][idx]["result"], "FAIL");
+        assert_eq!(b["data"]["validationDetails"][idx]["message"], msg);
+        assert!(
+            b["data"]["failureReason"]
+                .as_str()
+                .unwrap()
+                .starts_with(reason),
+            "{b}"
+        );
+    }
+    let ts = app.user_token(SUSPENDED);
+    let (_, b, _) = app
+        .post(
+            v,
+            &ts,
+            &change_body(SUSPENDED, "LTE-PREMIUM-001", "LTE-BASIC-001"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        b["data"]["validationDetails"][2]["message"],
+        "회선이 정지 상태입니다"
+    );
+    assert_eq!(
+        b["data"]["failureReason"],
+        "회선 상태가 상품변경이 불가능한 상태입니다."
+    );
+    // Change refuses the same with 422 and the reason in details.
+    let (s, b, _) = app
+        .post(
+            "/api/v1/products/change",
+            &ts,
+            &change_body(SUSPENDED, "LTE-PREMIUM-001", "LTE-BASIC-001"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert_eq!(b["error"]["code"], "PRODUCT_CHANGE_NOT_ALLOWED");
+    assert_eq!(
+        b["error"]["details"],
+        "회선 상태가 상품변경이 불가능한 상태입니다."
+    );
+    // Malformed and missing fields.
+    let (s, b, _) = app.post(v, &t, &json!({ "lineNumber": HONG }), None).await;
+    assert_eq!(s, 400);
+    assert_eq!(b["error"]["code"], "VALIDATION_ERROR");
+    assert!(b["fieldErrors"]["targetProductCode"].is_string());
+});
+
+backend_tests!(authorization, |backend| async move {
+    let app = spawn_app(backend).await;
+    let t = app.user_token(HONG);
+    let (s, b, _) = app
+        .get("/api/v1/products/customer?lineNumber=01098765432", &t)
+        .await;
+    assert_eq!(s, 403);
+    assert_eq!(b["error"]["code"], "LINE_ACCESS_DENIED");
+    let (s, b, _) = app
+        .post(
+            "/api/v1/products/change",
+            &t,
+            &change_body("01098765432", "LTE-BASIC-001", "5G-PREMIUM-001"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 403);
+    assert_eq!(b["error"]["code"], "LINE_ACCESS_DENIED");
+    let nope = app.token("mvno005", "01077778888", &["BILL_INQUIRY"]);
+    let (s, b, _) = app.get("/api/v1/products/available", &nope).await;
+    assert_eq!(s, 403);
+    assert_eq!(b["error"]["code"], "FORBIDDEN");
+    let r = app
+        .client
+        .get(format!("{}/api/v1/products/menu", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+});
+
+backend_tests!(change_is_visible_and_idempotent, |backend| async move {
+    let app = spawn_app(backend).await;
+    let t = app.user_token(HONG);
+    // Warm the cache with the old product.
+    let (s, b, _) = app
+        .get("/api/v1/products/customer?lineNumber=010-1234-5678", &t)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["data"]["currentProduct"]["productCode"],
+        "5G-STANDARD-001"
+    );
+    assert_eq!(b["data"]["lineNumber"], HONG);
+    assert_eq!(b["data"]["contractInfo"]["termEndDate"], "2026-01-15");
+    let (s, b, _) = app
+        .get(
+            "/api/v1/products/available?currentProductCode=5G-STANDARD-001",
+            &t,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["data"]["totalCount"], 4);
+    assert_eq!(b["data"]["products"][0]["productCode"], "5G-PREMIUM-001");
+
+    let body = change_body(HONG, "5G-STANDARD-001", "5G-PREMIUM-001");
+    let (s, first, h) = app
+        .post("/api/v1/products/change", &t, &body, Some("key-1"))
+        .await;
+    assert_eq!(s, 200, "{first}");
+    assert!(h.get("idempotent-replayed").is_none());
+    assert_eq!(first["data"]["processStatus"], "COMPLETED");
+    assert_eq!(first["data"]["resultCode"], "0000");
+    assert_eq!(
+        first["data"]["changedProduct"]["productCode"],
+        "5G-PREMIUM-001"
+    );
+    let rid = first["data"]["requestId"].as_str().unwrap().to_owned();
+    assert!(rid.starts_with("PCR_") && rid.len() == 21, "{rid}");
+    assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
+    // Cache invalidated: the next inquiry shows the new product.
+    let (_, b, _) = app
+        .get(&format!("/api/v1/products/customer/{HONG}"), &t)
+        .await;
+    assert_eq!(b["data"]["currentProduct"]["productCode"], "5G-PREMIUM-001");
+    // Same key, same body: replayed, nothing sent to KOS.
+    let (s, again, h) = app
+        .post("/api/v1/products/change", &t, &body, Some("key-1"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again["data"]["requestId"], rid.as_str());
+    // Same key, other body: 422.
+    let (s, b, _) = app
+        .post(
+            "/api/v1/products/change",
+            &t,
+            &change_body(HONG, "5G-PREMIUM-001", "LTE-BASIC-001"),
+            Some("key-1"),
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert_eq!(b["error"]["code"], "IDEMPOTENCY_KEY_REUSED");
+    // Key-less retry of the done change: stale current product → 409.
+    let (s, b, _) = app.post("/api/v1/products/change", &t, &body, None).await;
+    assert_eq!(s, 409);
+    assert_eq!(b["error"]["code"], "PRODUCT_CHANGE_CONFLICT");
+    // Result and history.
+    let (s, b, _) = app.get(&format!("/api/v1/products/change/{rid}"), &t).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["data"]["processStatus"], "COMPLETED");
+    let other = app.user_token("01098765432");
+    let (s, _, _) = app
+        .get(&format!("/api/v1/products/change/{rid}"), &other)
+        .await;
+    assert_eq!(s, 404);
+    let (s, b, _) = app.get("/api/v1/products/history", &t).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["data"]["pagination"]["totalElements"], 1);
+    assert_eq!(b["data"]["pagination"]["size"], 10);
+    assert_eq!(
+        b["data"]["history"][0]["targetProductName"],
+        "5G 프리미엄 플랜"
+    );
+    // KOS calls were logged by the batched writer.
+    let mut logged = 0;
+    for _ in 0..100 {
+        logged = app.service.store().count_calls(&rid).await.unwrap();
+        if logged >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(logged >= 2, "inquiry + change logged, got {logged}");
+});
+
+backend_tests!(concurrent_duplicates_change_once, |backend| async move {
+    let app = spawn_app(backend).await;
+    let t = app.user_token(HONG);
+    let body = change_body(HONG, "5G-STANDARD-001", "LTE-PREMIUM-001");
+    let keyed =
+        join_all((0..10).map(|_| app.post("/api/v1/products/change", &t, &body, Some("same-key"))))
+            .await;
+    let ok: Vec<_> = keyed.iter().filter(|r| r.0 == 200).collect();
+    assert!(!ok.is_empty());
+    let ids: std::collections::HashSet<_> = ok
+        .iter()
+        .map(|r| r.1["data"]["requestId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "one change id");
+    for r in &keyed {
+        assert!(
+            r.0 == 200 || (r.0 == 409 && r.1["error"]["code"] == "PRODUCT_CHANGE_IN_PROGRESS"),
+            "{:?}",
+            r.1
+        );
+    }
+    assert_eq!(app.kos_product(HONG).await, "LTE-PREMIUM-001");
+    // Without a key, from the new product: exactly one completes.
+    let body = change_body(HONG, "LTE-PREMIUM-001", "LTE-BASIC-001");
+    let free =
+        join_all((0..10).map(|_| app.post("/api/v1/products/change", &t, &body, None))).await;
+    let completed = free
+        .iter()
+        .filter(|r| r.0 == 200 && r.1["data"]["processStatus"] == "COMPLETED")
+        .count();
+    assert_eq!(
+        completed,
+        1,
+        "{:?}",
+        free.iter()
+            .map(|r| (
+                r.0,
+                r.1["error"]["code"].clone(),
+                r.1["data"]["processStatus"].clone()
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(app.kos_product(HONG).await, "LTE-BASIC-001");
+});
+
+backend_tests!(kos_failures_never_fake_completion, |backend| async move {
+    let app = spawn_app(backend).await;
+    let t = app.user_token(HONG);
+    // Lost response: KOS applied it, we do not know → 202 PROCESSING with Location.
+    app.fault("product-change", "lost-response", 1, None).await;
+    let (s, b, h) = app
+        .post(
+            "/api/v1/products/change",
+            &t,
+            &change_body(HONG, "5G-STANDARD-001", "5G-PREMIUM-001"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    assert_eq!(b["data"]["processStatus"], "PROCESSING");
+    assert_eq!(b["data"]["resultCode"], "0100");
+    let rid = b["data"]["requestId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.get("location").unwrap().to_str().unwrap(),
+        format!("/api/v1/products/change/{rid}")
+    );
+    // A second change of the line while in flight: 409 (after the fresh read sees the new product, conflict).
+    let (s, _, _) = app
+        .post(
+            "/api/v1/products/change",
+            &t,
+            &change_body(HONG, "5G-PREMIUM-001", "LTE-BASIC-001"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409);
+    // Reconciliation re-sends the same requestId; KOS replays its stored answer → COMPLETED.
+    let later = Utc::now() + chrono::Duration::seconds(31);
+    assert_eq!(app.service.reconcile_at(later).await.unwrap(), 1);
+    let (_, b, _) = app.get(&format!("/api/v1/products/change/{rid}"), &t).await;
+    assert_eq!(b["data"]["processStatus"], "COMPLETED", "{b}");
+    assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
+
+    // Timeout: KOS has not applied it; record stays PROCESSING, never COMPLETED.
+    app.fault("product-change", "timeout", 1, Some(3000)).await;
+    let (s, b, _) = app
+        .post(
+            "/api/v1/products/change",
+            &t,
+            &change_body(HONG, "5G-PREMIUM-001", "LTE-BASIC-001"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let rid2 = b["data"]["requestId"].as_str().unwrap().to_owned();
+    let (_, b, _) = app
+        .get(&format!("/api/v1/products/change/{rid2}"), &t)
+        .await;
+    assert_eq!(b["data"]["processStatus"], "PROCESSING");
+    assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
+    // Business failure at KOS (requestId reused at KOS for another body: 2007) → FAILED 200.
+    let t3 = app.user_token("01098765432");
+    let kos_body = json!({ "lineNumber": "01098765432", "currentProductCode": "LTE-BASIC-001", "targetProductCode": "LTE-PREMIUM-001", "requestId": "client-rid-1" });
+    app.client
+        .post(format!("{}/api/v1/kos/product/change", app.kos.url))
+        .json(&kos_body)
+        .send()
+        .await
+        .unwrap();
+    let mut body = change_body("01098765432", "LTE-PREMIUM-001", "5G-PREMIUM-001");
+    body["requestId"] = json!("client-rid-1");
+    let (s, b, _) = app.post("/api/v1/products/change", &t3, &body, None).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["processStatus"], "FAILED");
+    assert_eq!(b["data"]["resultCode"], "2007");
+    assert!(b["data"].get("changedProduct").is_none());
+    assert_eq!(app.kos_product("01098765432").await, "LTE-PREMIUM-001");
+});
+
+backend_tests!(crash_recovery_reconciles_once, |backend| async move {
+    let app = spawn_app(backend).await;
+    let now = Utc::now();
+    let rec = |rid: &str, line: &str, cur: &str, target: &str, age_min: i64| ChangeRecord {
+        request_id: rid.into(),
+        user_id: "u-crash".into(),
+        customer_id: "CU".into(),
+        line_number: line.into(),
+        current_product_code: cur.into(),
+        current_product_name: String::new(),
+        target_product_code: target.into(),
+        target_product_name: String::new(),
+        process_status: ProcessStatus::Processing,
+        result_code: None,
+        result_message: None,
+        failure_reason: None,
+        kos_order_number: None,
+        effective_date: None,
+        attempts: 0,
+        next_attempt_at: None,
+        requested_at: now - chrono::Duration::minutes(age_min),
+        processed_at: None,
+        updated_at: now,
+    };
+    // As if the process died right after the outbox write.
+    app.service
+        .store()
+        .insert_change(&rec(
+            "PCR_20250101_0000CAFE",
+            HONG,
+            "5G-STANDARD-001",
+            "5G-PREMIUM-001",
+            0,
+        ))
+        .await
+        .unwrap();
+    // One that is too old and that KOS never applied → FAILED E_KOS_TIMEOUT.
+    app.service
+        .store()
+        .insert_change(&rec(
+            "PCR_20250101_0000BEEF",
+            "01098765432",
+            "LTE-BASIC-001",
+            "5G-PREMIUM-001",
+            31,
+        ))
+        .await
+        .unwrap();
+    // A fresh instance on the same database reconciles at start.
+    let fresh = spawn_on(
+        app.db.clone(),
+        app.kos.clone(),
+        app.key.clone(),
+        app.prefix(),
+        true,
+    )
+    .await;
+    let mut status = None;
+    for _ in 0..200 {
+        let r = fresh
+            .service
+            .store()
+            .get_change("PCR_20250101_0000CAFE")
+            .await
+            .unwrap()
+            .unwrap();
+        let old = fresh
+            .service
+            .store()
+            .get_change("PCR_20250101_0000BEEF")
+            .await
+            .unwrap()
+            .unwrap();
+        if r.process_status != ProcessStatus::Processing
+            && old.process_status != ProcessStatus::Processing
+        {
+            status = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let done = status.expect("reconciled");
+    assert_eq!(done.process_status, ProcessStatus::Completed);
+    assert!(done.kos_order_number.is_some());
+    assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
+    let old = fresh
+        .service
+        .store()
+        .get_change("PCR_20250101_0000BEEF")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.process_status, ProcessStatus::Failed);
+    assert_eq!(old.result_code.as_deref(), Some("E_KOS_TIMEOUT"));
+    assert_eq!(app.kos_product("01098765432").await, "LTE-BASIC-001");
+    // A second pass changes nothing.
+    assert_eq!(fresh.service.reconcile_once().await.unwrap(), 0);
+    let again = fresh
+        .service
+        .store()
+        .get_change("PCR_20250101_0000CAFE")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, done);
+    assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
+});
