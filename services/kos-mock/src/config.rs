@@ -229,4 +229,17 @@ mod tests {
         assert!(cfg(&[("KOS_SUCCESS_RATE_AUTH", "1.5")]).is_err());
         assert!(cfg(&[("KOS_SIMULATION", "wild")]).is_err());
     }
+
+    #[test]
+    fn line_cache_ttl_is_optional_and_numeric() {
+        assert_eq!(cfg(&[]).unwrap().line_cache_ttl_ms, None);
+        assert_eq!(
+            cfg(&[("KOS_LINE_CACHE_TTL_MS", "0")])
+                .unwrap()
+                .line_cache_ttl_ms,
+            Some(0)
+        );
+        let err = cfg(&[("KOS_LINE_CACHE_TTL_MS", "soon")]).unwrap_err();
+        assert_eq!(err.var, "KOS_LINE_CACHE_TTL_MS");
+    }
 }
