@@ -18,6 +18,7 @@
 //! | `KOS_TOKEN_TTL_SECONDS` | 3600 | lifetime of service tokens |
 //! | `KOS_MOCK_DATA_ENABLED` | `true` | allow mock-data creation (`false` in production) |
 //! | `KOS_BULK_MAX` | 100000 | largest `count` of one bulk mock-data call |
+//! | `KOS_LINE_CACHE_TTL_MS` | unlimited on SQLite, `1000` on PostgreSQL | lifetime of a cached line (`0`: no cache); see [`crate::store::cached`] |
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub struct Config {
     pub rate_limit_enabled: bool,
     /// Requests per minute per caller, per endpoint.
     pub rate_limits: BTreeMap<KosEndpoint, u32>,
+    /// `KOS_LINE_CACHE_TTL_MS` as given (`None`: the per-backend default, `Some(0)`: no cache).
+    pub line_cache_ttl_ms: Option<u64>,
     /// Fault injection on/off.
     pub faults_enabled: bool,
     /// Service credentials required.
@@ -182,6 +185,7 @@ impl Config {
             )?),
             mock_data_enabled: env.bool("KOS_MOCK_DATA_ENABLED", true)?,
             bulk_max: env.ranged("KOS_BULK_MAX", 100_000, 1..=1_000_000)?,
+            line_cache_ttl_ms: env.parse_opt("KOS_LINE_CACHE_TTL_MS")?,
         })
     }
 }
@@ -224,5 +228,18 @@ mod tests {
         assert!(cfg(&[("KOS_LATENCY_AUTH_MS", "50-10")]).is_err());
         assert!(cfg(&[("KOS_SUCCESS_RATE_AUTH", "1.5")]).is_err());
         assert!(cfg(&[("KOS_SIMULATION", "wild")]).is_err());
+    }
+
+    #[test]
+    fn line_cache_ttl_is_optional_and_numeric() {
+        assert_eq!(cfg(&[]).unwrap().line_cache_ttl_ms, None);
+        assert_eq!(
+            cfg(&[("KOS_LINE_CACHE_TTL_MS", "0")])
+                .unwrap()
+                .line_cache_ttl_ms,
+            Some(0)
+        );
+        let err = cfg(&[("KOS_LINE_CACHE_TTL_MS", "soon")]).unwrap_err();
+        assert_eq!(err.var, "KOS_LINE_CACHE_TTL_MS");
     }
 }

@@ -159,7 +159,10 @@ async fn run_gate(g: &Gate, req: Request, next: Next) -> (Response, Option<Fault
     let Some(endpoint) = g.endpoint else {
         return (next.run(req).await, None);
     };
-    if let Err(retry_after) = g.app.sim.check_rate(endpoint, &caller(&req)) {
+    // Only build the caller key (an allocation) when rate limiting is on.
+    if g.app.sim.rate_limit_enabled()
+        && let Err(retry_after) = g.app.sim.check_rate(endpoint, &caller(&req))
+    {
         return (reply::rate_limited(retry_after), None);
     }
     let fault = if cfg.faults_enabled {

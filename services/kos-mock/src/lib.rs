@@ -36,7 +36,9 @@ use utoipa::OpenApi;
 pub use config::{Config, StoreKind};
 
 use crate::state::{AppState, Catalog};
-use crate::store::{DynStore, memory::MemoryStore, postgres::PgStore, sqlite::SqliteStore};
+use crate::store::{
+    DynStore, cached::CachedStore, memory::MemoryStore, postgres::PgStore, sqlite::SqliteStore,
+};
 
 /// Service name (metrics label, docs path, SQLite file name).
 pub const SERVICE: &str = "kos-mock";
@@ -173,9 +175,15 @@ pub async fn build(
                 MIGRATIONS,
                 deps.shutdown.child_token(),
             )?;
-            let store: DynStore = match &database.db {
-                Db::Postgres(p) => Arc::new(PgStore::new(p.clone())),
-                Db::Sqlite(p) => Arc::new(SqliteStore::new(p.clone())),
+            // Line cache (see `store::cached`): exact on SQLite (one owning process), bounded by
+            // a short TTL on PostgreSQL, where replicas may share the database.
+            let (store, default_ttl): (DynStore, Option<u64>) = match &database.db {
+                Db::Postgres(p) => (Arc::new(PgStore::new(p.clone())), Some(1000)),
+                Db::Sqlite(p) => (Arc::new(SqliteStore::new(p.clone())), None),
+            };
+            let store: DynStore = match config.line_cache_ttl_ms.or(default_ttl) {
+                Some(0) => store,
+                ttl => Arc::new(CachedStore::new(store, ttl.map(Duration::from_millis))),
             };
             (Some(database), store)
         }

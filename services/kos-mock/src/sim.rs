@@ -2,9 +2,16 @@
 //!
 //! All random draws come from one seedable RNG (`KOS_SIM_SEED`), so a run can be repeated. The
 //! locks here are plain mutexes held only for a few instructions, never across an `.await`.
+//!
+//! Hot path: with simulation off, rate limiting off and no fault armed (the benchmark setting),
+//! a request must not touch any of those mutexes: under load every request serialising on them
+//! costs throughput for nothing. So the three conditions are mirrored in atomics
+//! (`realistic`, `rate_limited`, `armed`) that the gate reads first; the mutexes stay the
+//! source of truth and the atomics are only written while the matching mutex is held.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -134,6 +141,12 @@ pub struct Simulator {
     limits: BTreeMap<KosEndpoint, u32>,
     windows: Mutex<HashMap<(KosEndpoint, String), (Instant, u32)>>,
     faults: Mutex<Vec<ScriptedFault>>,
+    /// Mirror of `state.mode == Realistic`.
+    realistic: AtomicBool,
+    /// Mirror of `state.rate_limit_enabled`.
+    rate_limited: AtomicBool,
+    /// Length of `faults` (an upper bound: expired faults are pruned lazily).
+    armed: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,11 +173,17 @@ impl Simulator {
             limits: cfg.rate_limits.clone(),
             windows: Mutex::new(HashMap::new()),
             faults: Mutex::new(Vec::new()),
+            realistic: AtomicBool::new(cfg.simulation == SimMode::Realistic),
+            rate_limited: AtomicBool::new(cfg.rate_limit_enabled),
+            armed: AtomicUsize::new(0),
         }
     }
 
     /// In `realistic` mode: the latency to add and whether the call succeeds. `None` when off.
     pub fn draw(&self, endpoint: KosEndpoint) -> Option<(Duration, bool)> {
+        if !self.realistic.load(Ordering::Acquire) {
+            return None;
+        }
         let sim = {
             let s = lock(&self.state);
             if s.mode == SimMode::Off {
@@ -184,7 +203,7 @@ impl Simulator {
 
     /// Counts a call of `caller` on `endpoint`; `Err(retry_after_seconds)` over the limit.
     pub fn check_rate(&self, endpoint: KosEndpoint, caller: &str) -> Result<(), u64> {
-        if !lock(&self.state).rate_limit_enabled {
+        if !self.rate_limit_enabled() || !lock(&self.state).rate_limit_enabled {
             return Ok(());
         }
         let limit = self.limits.get(&endpoint).copied().unwrap_or(100);
@@ -206,20 +225,32 @@ impl Simulator {
         Ok(())
     }
 
+    /// Whether per-caller rate limiting is on (lock-free; the gate asks before building the
+    /// caller key, which allocates).
+    pub fn rate_limit_enabled(&self) -> bool {
+        self.rate_limited.load(Ordering::Acquire)
+    }
+
     /// Takes the first armed fault matching `endpoint` (counting it down).
     pub fn take_fault(&self, endpoint: KosEndpoint) -> Option<(FaultMode, Option<u64>)> {
+        if self.armed.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let now = Instant::now();
         let mut faults = lock(&self.faults);
         faults.retain(|f| f.until.is_none_or(|u| u > now) && f.remaining != Some(0));
-        let f = faults
+        let out = faults
             .iter_mut()
-            .find(|f| f.endpoint.is_none_or(|e| e == endpoint))?;
-        if let Some(r) = f.remaining.as_mut() {
-            *r -= 1;
-        }
-        let out = (f.mode, f.delay_ms);
+            .find(|f| f.endpoint.is_none_or(|e| e == endpoint))
+            .map(|f| {
+                if let Some(r) = f.remaining.as_mut() {
+                    *r -= 1;
+                }
+                (f.mode, f.delay_ms)
+            });
         faults.retain(|f| f.remaining != Some(0));
-        Some(out)
+        self.armed.store(faults.len(), Ordering::Release);
+        out
     }
 
     /// Arms a fault. `count` calls, or for `duration`; with neither, one call.
@@ -236,13 +267,15 @@ impl Simulator {
             (None, Some(_)) => None,
             (None, None) => Some(1),
         };
-        lock(&self.faults).push(ScriptedFault {
+        let mut faults = lock(&self.faults);
+        faults.push(ScriptedFault {
             endpoint,
             mode,
             remaining,
             until: duration.map(|d| Instant::now() + d),
             delay_ms,
         });
+        self.armed.store(faults.len(), Ordering::Release);
     }
 
     /// The armed faults.
@@ -250,6 +283,7 @@ impl Simulator {
         let now = Instant::now();
         let mut faults = lock(&self.faults);
         faults.retain(|f| f.until.is_none_or(|u| u > now) && f.remaining != Some(0));
+        self.armed.store(faults.len(), Ordering::Release);
         faults
             .iter()
             .map(|f| FaultView {
@@ -264,7 +298,9 @@ impl Simulator {
 
     /// Disarms every fault.
     pub fn clear_faults(&self) {
-        lock(&self.faults).clear();
+        let mut faults = lock(&self.faults);
+        faults.clear();
+        self.armed.store(0, Ordering::Release);
     }
 
     /// The current settings.
@@ -314,9 +350,12 @@ impl Simulator {
         s.endpoints = endpoints;
         if let Some(m) = u.mode {
             s.mode = m;
+            self.realistic
+                .store(m == SimMode::Realistic, Ordering::Release);
         }
         if let Some(r) = u.rate_limit_enabled {
             s.rate_limit_enabled = r;
+            self.rate_limited.store(r, Ordering::Release);
             lock(&self.windows).clear();
         }
         if let Some(seed) = u.seed {

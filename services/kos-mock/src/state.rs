@@ -1,7 +1,8 @@
 //! Shared state of the handlers: configuration, store, simulator, metrics and the product
 //! catalogue. Products never change at run time (no endpoint edits them), so the catalogue is
-//! loaded once after seeding and served from memory; lines are always read from the store, so a
-//! change made through any replica is seen by every replica.
+//! loaded once after seeding and served from memory; lines are read through the store's line
+//! cache (`store::cached`: exact within this process, entries bounded by a short TTL on
+//! PostgreSQL so a change made through another replica shows up within it).
 
 use std::collections::HashMap;
 use std::sync::Arc;

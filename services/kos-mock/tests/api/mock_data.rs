@@ -113,6 +113,44 @@ backend_tests!(create_and_look_up, |backend| async move {
     }
 });
 
+// The line cache (store::cached) remembers unknown numbers too: creating a line through the
+// mock must make it visible to the very next inquiry, also after it was asked for and missed.
+backend_tests!(
+    created_lines_are_visible_after_a_miss,
+    |backend| async move {
+        let app = spawn_app(backend).await;
+        let line = "01012340001";
+        assert_eq!(app.bill(line, None).await.1["data"]["resultCode"], "1001");
+        let (s, b) = app
+            .post_json(
+                "/api/v1/kos/mock-datas",
+                &json!({ "customerId": "CACHE-1", "lineNumber": line }),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let product = DEFAULTS[(fnv(line) % 4) as usize];
+        let (_, bill) = app.bill(line, None).await;
+        assert_eq!(bill["data"]["resultCode"], "0000", "{bill}");
+        assert_subset(
+            &bill["data"]["billInfo"],
+            &expected_bill(line, &month_back(0), product, true),
+        );
+        // Same through the bulk path.
+        let first = "01060000000";
+        assert_eq!(app.bill(first, None).await.1["data"]["resultCode"], "1001");
+        let (s, b) = app
+            .post_json(
+                "/api/v1/kos/mock-datas/bulk",
+                &json!({ "count": 3, "startLineNumber": first }),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(app.bill(first, None).await.1["data"]["resultCode"], "0000");
+        let (s, p) = app.product(first).await;
+        assert_eq!((s, &p["data"]["resultCode"]), (200, &json!("0000")), "{p}");
+    }
+);
+
 backend_tests!(bulk_creation_of_thousands_of_lines, |backend| async move {
     let app = spawn_app(backend).await;
     let t = Instant::now();

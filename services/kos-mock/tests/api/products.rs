@@ -170,6 +170,37 @@ backend_tests!(change_is_visible_and_idempotent, |backend| async move {
     );
 });
 
+// A line read (and cached, store::cached) before a change shows the new product right after it.
+backend_tests!(
+    change_after_a_cached_read_is_visible,
+    |backend| async move {
+        let app = spawn_app(backend).await;
+        let (_, before) = app.product("01012345678").await;
+        assert_eq!(
+            before["data"]["productInfo"]["currentProductCode"],
+            "5G-STANDARD-001"
+        );
+        let (_, bill) = app.bill("01012345678", None).await;
+        assert_eq!(bill["data"]["billInfo"]["productCode"], "5G-STANDARD-001");
+        let (s, b) = app
+            .change(
+                "01012345678",
+                "5G-STANDARD-001",
+                "5G-PREMIUM-001",
+                "PCR_CACHE",
+            )
+            .await;
+        assert_eq!((s, &b["data"]["resultCode"]), (200, &json!("0000")), "{b}");
+        let (_, after) = app.product("01012345678").await;
+        assert_eq!(
+            after["data"]["productInfo"]["currentProductCode"],
+            "5G-PREMIUM-001"
+        );
+        let (_, bill) = app.bill("01012345678", None).await;
+        assert_eq!(bill["data"]["billInfo"]["productCode"], "5G-PREMIUM-001");
+    }
+);
+
 backend_tests!(change_failures_in_order, |backend| async move {
     let app = spawn_app(backend).await;
     let cases = [
