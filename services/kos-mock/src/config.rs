@@ -67,6 +67,11 @@ pub struct Config {
     pub require_auth: bool,
     /// The shared service key.
     pub api_key: Option<SecretString>,
+    /// How user access tokens from auth are verified (SPEC 5.8: available-months accepts them
+    /// when credentials are required). `JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE`.
+    pub user_tokens: phonebill_common::auth::VerifierConfig,
+    /// The revocation deny list those user tokens are checked against (`REDIS_URL`).
+    pub deny: phonebill_common::auth::DenyListConfig,
     /// Accepted `X-Service-Name` values.
     pub allowed_services: Vec<String>,
     /// Lifetime of issued service tokens.
@@ -174,6 +179,8 @@ impl Config {
             faults_enabled: env.bool("KOS_FAULTS_ENABLED", true)?,
             require_auth: env.bool("KOS_REQUIRE_AUTH", false)?,
             api_key: env.secret("KOS_API_KEY"),
+            user_tokens: phonebill_common::auth::VerifierConfig::from_env(env)?,
+            deny: phonebill_common::auth::DenyListConfig::from_env(env)?,
             allowed_services: env.list(
                 "KOS_ALLOWED_SERVICES",
                 &["bill-inquiry-service", "product-change-service"],

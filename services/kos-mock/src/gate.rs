@@ -121,6 +121,32 @@ fn header_fault(h: &HeaderMap) -> Result<Option<(FaultMode, Option<u64>)>, Respo
     Ok(Some((mode, delay)))
 }
 
+/// Whether the request carries a valid user access token (auth's JWKS, deny list checked) whose
+/// `line_numbers` holds the line in the path. A valid token for another line is `Forbidden`.
+async fn user_may_read_months(
+    g: &Gate,
+    token: Option<String>,
+    path: &str,
+) -> Result<(), AuthFailure> {
+    let token = token.ok_or(AuthFailure::Unauthorized)?;
+    let claims = g
+        .app
+        .users
+        .verify(&token)
+        .await
+        .map_err(|_| AuthFailure::Unauthorized)?;
+    let line = path
+        .rsplit('/')
+        .next()
+        .and_then(phonebill_common::line::LineNumber::parse)
+        .ok_or(AuthFailure::Forbidden)?;
+    if claims.line_numbers.iter().any(|l| l == line.as_str()) {
+        Ok(())
+    } else {
+        Err(AuthFailure::Forbidden)
+    }
+}
+
 /// The gate middleware.
 pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
     let (resp, fault) = run_gate(&g, req, next).await;
@@ -140,7 +166,17 @@ async fn run_gate(g: &Gate, req: Request, next: Next) -> (Response, Option<Fault
     let cfg = &g.app.config;
     let is_auth_endpoint = g.endpoint == Some(KosEndpoint::Auth);
     if cfg.require_auth && !is_auth_endpoint {
-        match service_auth::check(cfg, req.headers()) {
+        let mut verdict = service_auth::check(cfg, req.headers());
+        // SPEC 5.8: the browser calls available-months itself, with the user's access token.
+        if verdict.is_err() && g.endpoint == Some(KosEndpoint::AvailableMonths) {
+            let token = phonebill_common::auth::bearer_token(req.headers())
+                .ok()
+                .flatten()
+                .map(str::to_owned);
+            let path = req.uri().path().to_owned();
+            verdict = user_may_read_months(g, token, &path).await;
+        }
+        match verdict {
             Ok(()) => {}
             Err(AuthFailure::Unauthorized) => {
                 return (

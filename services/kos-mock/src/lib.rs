@@ -188,7 +188,13 @@ pub async fn build(
             (Some(database), store)
         }
     };
+    let deny = deps
+        .deny_list_or_start(&config.deny)
+        .map_err(|e| BuildError::Config(e.to_string()))?;
+    let users = phonebill_common::auth::TokenVerifier::new(config.user_tokens.clone(), deny)
+        .with_metrics(deps.metrics.clone());
     let state = Arc::new(AppState {
+        users,
         sim: sim::Simulator::new(&config),
         config,
         store,

@@ -62,6 +62,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Set once the demo data is seeded.
     pub catalog: OnceCell<Arc<Catalog>>,
+    /// Verifies user access tokens (available-months when credentials are required).
+    pub users: phonebill_common::auth::TokenVerifier,
 }
 
 impl AppState {

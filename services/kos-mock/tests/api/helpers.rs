@@ -33,6 +33,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// The mock with extra environment variables; `None` = in-memory store.
 pub async fn spawn_with(backend: Option<Backend>, vars: &[(&str, &str)]) -> TestApp {
+    spawn_configured(backend, vars, |_| {}).await
+}
+
+/// As [`spawn_with`], with a last change to the parsed configuration.
+pub async fn spawn_configured(
+    backend: Option<Backend>,
+    vars: &[(&str, &str)],
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     phonebill_test_support::init_test_logging();
     let mut env: HashMap<String, String> = HashMap::from([
         ("KOS_SIMULATION".to_owned(), "off".to_owned()),
@@ -46,6 +55,7 @@ pub async fn spawn_with(backend: Option<Backend>, vars: &[(&str, &str)]) -> Test
         env.insert("KOS_STORE".to_owned(), "memory".to_owned());
     }
     let mut config = Config::from_env(Env::new(&env)).expect("config");
+    adjust(&mut config);
     let db = match backend {
         Some(b) => Some(TestDb::new(b).await),
         None => None,

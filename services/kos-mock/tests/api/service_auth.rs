@@ -121,3 +121,74 @@ async fn no_credentials_needed_by_default() {
         .await;
     assert_eq!(s, 401);
 }
+
+/// SPEC 5.8: with credentials required, available-months also accepts a user access token from
+/// auth whose `line_numbers` holds the line (the browser calls it directly); nothing else does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_token_reads_own_available_months_only() {
+    use phonebill_common::auth::keys::{JwkSet, SigningKey};
+    use phonebill_common::auth::{Claims, KeySource};
+
+    let key = SigningKey::generate("user-key").unwrap();
+    let jwks = JwkSet {
+        keys: vec![key.public_jwk()],
+    };
+    let app = spawn_configured(
+        None,
+        &[("KOS_REQUIRE_AUTH", "true"), ("KOS_API_KEY", KEY)],
+        |c| {
+            c.user_tokens.keys = KeySource::Static(jwks);
+        },
+    )
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let token = key
+        .sign(&Claims {
+            iss: "phonebill-auth".into(),
+            aud: "phonebill".into(),
+            sub: "mvno001".into(),
+            customer_id: "CU202401001".into(),
+            line_numbers: vec!["01012345678".into()],
+            permissions: vec!["BILL_INQUIRY".into()],
+            sid: "6f1c1d7e-0000-4000-8000-000000000001".into(),
+            jti: "6f1c1d7e-0000-4000-8000-000000000002".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 600,
+            typ: "access".into(),
+        })
+        .unwrap();
+    let get = |path: &str, bearer: &str| {
+        app.client
+            .get(app.url(path))
+            .bearer_auth(bearer.to_owned())
+            .send()
+    };
+    let r = get("/api/v1/kos/bill/available-months/01012345678", &token)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["data"]["availableMonths"].as_array().map(Vec::len),
+        Some(6),
+        "{body}"
+    );
+
+    let r = get("/api/v1/kos/bill/available-months/010-9876-5432", &token)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "another customer's line");
+
+    let r = get(
+        "/api/v1/kos/bill/available-months/01012345678",
+        "not-a-token",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A user token is no service credential anywhere else.
+    let r = get("/api/v1/kos/product/list", &token).await.unwrap();
+    assert_eq!(r.status(), 401);
+}
