@@ -236,6 +236,16 @@ impl ProductService {
         &self.inner.kos
     }
 
+    /// Ages out the fresh cached copies of the catalogue and of `line`, keeping their stale
+    /// copies (what the fresh TTL running out does; tests use it instead of waiting hours).
+    pub async fn expire_fresh(&self, line: &LineNumber) {
+        let cache = &self.inner.cache;
+        cache.invalidate(&catalog_key(), Invalidate::Fresh).await;
+        cache
+            .invalidate(&line_key(line.as_str()), Invalidate::Fresh)
+            .await;
+    }
+
     /// Runs one KOS call, timing it into the call log.
     async fn logged<T, F>(
         &self,

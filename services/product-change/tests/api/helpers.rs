@@ -65,14 +65,20 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// [`spawn_app`] with extra service variables (e.g. `BREAKER_FAILURE_THRESHOLD`).
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let db = Arc::new(TestDb::new(backend).await);
     let kos = spawn_kos().await;
-    spawn_on(
+    spawn_on_with(
         db,
         kos,
         Arc::new(SigningKey::generate("test-key").expect("key")),
         phonebill_test_support::unique_prefix(),
         true,
+        extra,
     )
     .await
 }
@@ -85,8 +91,20 @@ pub async fn spawn_on(
     prefix: String,
     reconcile: bool,
 ) -> TestApp {
+    spawn_on_with(db, kos, key, prefix, reconcile, &[]).await
+}
+
+/// [`spawn_on`] with extra service variables.
+pub async fn spawn_on_with(
+    db: Arc<TestDb>,
+    kos: Arc<Kos>,
+    key: Arc<SigningKey>,
+    prefix: String,
+    reconcile: bool,
+    extra: &[(&str, &str)],
+) -> TestApp {
     phonebill_test_support::init_test_logging();
-    let env: HashMap<String, String> = [
+    let mut env: HashMap<String, String> = [
         ("KOS_BASE_URL", kos.url.as_str()),
         ("REDIS_URL", &phonebill_test_support::redis_url()),
         ("CACHE_KEY_PREFIX", prefix.as_str()),
@@ -99,6 +117,11 @@ pub async fn spawn_on(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let mut config = phonebill_product_change::Config::from_env(Env::new(&env)).expect("config");
     config.base.database = db.config();
     config.verifier.keys = KeySource::Static(JwkSet {
@@ -219,6 +242,17 @@ impl TestApp {
             .await
             .expect("fault");
         assert!(r.status().is_success(), "fault accepted: {}", r.status());
+    }
+
+    /// Clears every scripted KOS fault.
+    pub async fn clear_faults(&self) {
+        let r = self
+            .client
+            .delete(format!("{}/api/v1/kos/admin/faults", self.kos.url))
+            .send()
+            .await
+            .expect("clear faults");
+        assert!(r.status().is_success(), "faults cleared: {}", r.status());
     }
 
     pub fn prefix(&self) -> String {

@@ -2,6 +2,7 @@
 //! both stores.
 
 mod helpers;
+mod resilience;
 
 use std::path::Path;
 
@@ -14,6 +15,7 @@ use serde_json::json;
 
 const HONG: &str = "01012345678";
 const SUSPENDED: &str = "01055556666";
+const KIM: &str = "01098765432";
 
 #[test]
 fn migration_versions_match() {
