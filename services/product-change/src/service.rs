@@ -426,8 +426,29 @@ impl ProductService {
         ))
     }
 
-    /// SPEC 4.6 rules 2–9.
+    /// SPEC 4.6 rules 2–9, run to completion even if the client goes away.
+    ///
+    /// Once the outbox row is written the KOS call must be seen through: if the handler future
+    /// were dropped on a client disconnect (as the benchmark showed), the row would sit in
+    /// `PROCESSING` until the next reconciliation pass. The work therefore runs in its own task,
+    /// keeping the request id and span; the handler only awaits its answer.
     pub async fn change(&self, caller: &Caller, cmd: ChangeCommand) -> (ChangeReply, bool) {
+        use tracing::Instrument;
+        let svc = self.clone();
+        let caller = caller.clone();
+        let work = async move { svc.change_attached(&caller, cmd).await }
+            .instrument(tracing::Span::current());
+        let task = match phonebill_common::request_id::current() {
+            Some(id) => tokio::spawn(phonebill_common::request_id::scope(id, work)),
+            None => tokio::spawn(work),
+        };
+        match task.await {
+            Ok(answer) => answer,
+            Err(e) => (ChangeReply::Error(ApiError::internal(e)), false),
+        }
+    }
+
+    async fn change_attached(&self, caller: &Caller, cmd: ChangeCommand) -> (ChangeReply, bool) {
         let key = cmd
             .idempotency_key
             .clone()

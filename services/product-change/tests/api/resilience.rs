@@ -115,3 +115,38 @@ backend_tests!(
         app.clear_faults().await;
     }
 );
+
+backend_tests!(
+    a_client_that_goes_away_does_not_strand_the_change,
+    |backend| async move {
+        // Reconciliation far away: only the request itself may finish the change.
+        let app = spawn_app_with(backend, &[("RECONCILE_INTERVAL_SECONDS", "3600")]).await;
+        let t = app.user_token(HONG);
+        // KOS takes 800 ms to change; the client gives up after 150 ms and closes the connection.
+        app.fault("product-change", "slow", 1, Some(800)).await;
+        let mut body = change_body(HONG, "5G-STANDARD-001", "5G-PREMIUM-001");
+        body["requestId"] = json!("gone-rid-0001");
+        let impatient = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(150))
+            .build()
+            .unwrap();
+        let sent = impatient
+            .post(format!("{}/api/v1/products/change", app.url))
+            .bearer_auth(&t)
+            .json(&body)
+            .send()
+            .await;
+        assert!(sent.is_err(), "the client must have timed out");
+        // The change still completes, long before any reconciliation pass.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (s, b, _) = app.get("/api/v1/products/change/gone-rid-0001", &t).await;
+            if s == 200 && b["data"]["processStatus"] == "COMPLETED" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "still {s} {b}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
+    }
+);
