@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -294,14 +293,4 @@ fn rewrite_bare_error(resp: Response) -> Response {
     }
     parts.extensions.extend(new_parts.extensions);
     Response::from_parts(parts, body)
-}
-
-/// A tiny JSON body helper for handlers that answer with pre-rendered bytes.
-pub fn json_bytes(status: StatusCode, body: impl Into<Body>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.into(),
-    )
-        .into_response()
 }
