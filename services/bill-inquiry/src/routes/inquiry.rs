@@ -56,6 +56,16 @@ fn respond(data: InquiryData, status: StatusCode) -> Response {
     env.into_response()
 }
 
+/// Adds the as-built top-level `resultCode`/`resultMessage` (SPEC 1.3) to a failure of these
+/// two endpoints: the stable error code and its message, so a client that reads only the
+/// KOS-style fields still sees why the request failed.
+fn with_result_fields(e: ApiError) -> ApiError {
+    let code = e.code().as_str();
+    let message = e.message_text().to_owned();
+    e.with_extra("resultCode", code)
+        .with_extra("resultMessage", message)
+}
+
 /// Inquires one month's bill of one of the caller's lines.
 #[utoipa::path(
     post,
@@ -77,8 +87,21 @@ fn respond(data: InquiryData, status: StatusCode) -> Response {
 )]
 pub async fn post_inquiry(
     State(state): State<AppState>,
+    user: Result<AuthUser, ApiError>,
+    body: Result<Json<InquiryRequest>, ApiError>,
+) -> Result<Response, ApiError> {
+    // Rejections are taken as values so that they, too, carry the top-level result fields.
+    let run = async {
+        let (user, Json(body)) = (user?, body?);
+        inquire(&state, user, body).await
+    };
+    run.await.map_err(with_result_fields)
+}
+
+async fn inquire(
+    state: &AppState,
     user: AuthUser,
-    Json(body): Json<InquiryRequest>,
+    body: InquiryRequest,
 ) -> Result<Response, ApiError> {
     user.require(Permission::BillInquiry)?;
     let raw = body
@@ -119,9 +142,17 @@ pub async fn post_inquiry(
 )]
 pub async fn get_inquiry_result(
     State(state): State<AppState>,
-    user: AuthUser,
-    Path(request_id): Path<String>,
+    user: Result<AuthUser, ApiError>,
+    request_id: Result<Path<String>, ApiError>,
 ) -> Result<Response, ApiError> {
+    let run = async {
+        let (user, Path(request_id)) = (user?, request_id?);
+        poll(&state, user, request_id).await
+    };
+    run.await.map_err(with_result_fields)
+}
+
+async fn poll(state: &AppState, user: AuthUser, request_id: String) -> Result<Response, ApiError> {
     user.require(Permission::BillInquiry)?;
     if !domain::is_request_id(&request_id) {
         return Err(ApiError::new(ErrorCode::RequestNotFound));
@@ -133,4 +164,20 @@ pub async fn get_inquiry_result(
         .map_err(ApiError::unavailable)?
         .ok_or_else(|| ApiError::new(ErrorCode::RequestNotFound))?;
     Ok(respond(data, StatusCode::OK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn failures_carry_the_result_fields() {
+        let resp = with_result_fields(ApiError::field("lineNumber", "x")).into_response();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["resultCode"], "VALIDATION_ERROR", "{v}");
+        assert_eq!(v["resultMessage"], "x", "{v}");
+    }
 }

@@ -56,6 +56,30 @@ backend_tests!(
             assert_eq!(v2["data"]["billInfo"], d["billInfo"]);
             assert_ne!(v2["data"]["requestId"], d["requestId"]);
             assert_eq!(kos.bill_calls(), before + 1, "cache hit must not call KOS");
+            // Both requests can be polled with the full bill: the KOS answer from its stored
+            // payload, the cache hit (which stores none) from the cache.
+            let rid2 = v2["data"]["requestId"].as_str().unwrap().to_owned();
+            for (rid, cached) in [(&rid, false), (&rid2, true)] {
+                // The row is written off the hot path; wait until history shows it.
+                app.history_until(
+                    &token,
+                    "",
+                    |h| {
+                        h["data"]["items"]
+                            .as_array()
+                            .is_some_and(|items| items.iter().any(|i| i["requestId"] == **rid))
+                    },
+                    std::time::Duration::from_secs(5),
+                )
+                .await;
+                let (s, _, p) = app
+                    .get(&token, &format!("/api/v1/bills/inquiry/{rid}"))
+                    .await;
+                assert_eq!(s, 200, "{p}");
+                assert_eq!(p["data"]["procStatus"], "SUCCESS", "{p}");
+                assert_eq!(p["data"]["billInfo"], d["billInfo"], "{p}");
+                assert_eq!(p["data"]["cached"], cached, "{p}");
+            }
         }
     }
 );
@@ -134,7 +158,16 @@ async fn bad_input_and_business_failures_have_their_own_codes() {
         );
         assert_eq!(v["success"], false);
         assert_eq!(v["message"], v["error"]["message"]);
+        // The as-built top-level result fields are present on failures too (SPEC 1.3).
+        assert_eq!(v["resultCode"], code, "{v}");
+        assert_eq!(v["resultMessage"], v["error"]["message"], "{v}");
     }
+    // Even when the extractor rejects (no token), the failure carries them.
+    let (s, _, v) = app
+        .inquire("not-a-token", json!({ "lineNumber": MVNO001.line }))
+        .await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["resultCode"], v["error"]["code"], "{v}");
     // Suspended line → 409 LINE_NOT_ACTIVE.
     let (s, _, v) = app
         .inquire(&app.token(&MVNO004), json!({ "lineNumber": MVNO004.line }))
