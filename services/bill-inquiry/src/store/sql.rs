@@ -66,7 +66,7 @@ macro_rules! impl_bill_store {
                 let (inquiries, calls) = super::coalesce(batch);
                 let mut tx = self.pool.begin().await?;
                 // Multi-row statements: one round trip per chunk instead of one per row.
-                for chunk in inquiries.chunks(super::ROWS_PER_STATEMENT) {
+                for chunk in super::statement_chunks(&inquiries) {
                     let mut qb = sqlx::QueryBuilder::<DB>::new(
                         "INSERT INTO bill_inquiry_history (request_id, user_id, customer_id, \
                          line_number, inquiry_month, status, result_code, result_message, \
@@ -100,7 +100,7 @@ macro_rules! impl_bill_store {
                     );
                     qb.build().execute(&mut *tx).await?;
                 }
-                for chunk in calls.chunks(super::ROWS_PER_STATEMENT) {
+                for chunk in super::statement_chunks(&calls) {
                     let mut qb = sqlx::QueryBuilder::<DB>::new(
                         "INSERT INTO kos_call_log (request_id, endpoint, result_code, outcome, \
                          duration_ms, called_at, event_id) ",
