@@ -32,7 +32,10 @@ use crate::sut::{Kos, Startup, Sut, Target};
 
 /// Command line.
 #[derive(Debug, Parser)]
-#[command(name = "loadtest", about = "phonebill load harness (issue 11): one command per scenario")]
+#[command(
+    name = "loadtest",
+    about = "phonebill load harness (issue 11): one command per scenario"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -52,7 +55,11 @@ struct Global {
     #[arg(long, global = true, default_value = "target/loadtest")]
     out_dir: PathBuf,
     /// PostgreSQL server for `--target services` (databases with fresh names are created and dropped).
-    #[arg(long, global = true, default_value = "postgres://postgres@127.0.0.1:5432")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
     postgres: String,
     /// Redis for `--target services` (keys under a fresh prefix, deleted afterwards).
     #[arg(long, global = true, default_value = "redis://127.0.0.1:6379")]
@@ -220,7 +227,10 @@ async fn run(cli: Cli, nofile: u64) -> anyhow::Result<()> {
         Cmd::Endpoint(e) => {
             endpoint(&g, e.name, &e.timing).await?;
         }
-        Cmd::All { endpoint: t, journey: j } => {
+        Cmd::All {
+            endpoint: t,
+            journey: j,
+        } => {
             let mut rows = Vec::new();
             for ep in [
                 Endpoint::CacheHit,
@@ -322,8 +332,14 @@ fn finish(mut r: Report, g: &Global) -> anyhow::Result<Report> {
         println!(
             "added latency (response − KOS): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} responses \
              ({} with KOS subtracted; left out: {} joined a KOS call, {} after a change)",
-            a.latency_ms.p50, a.latency_ms.p95, a.latency_ms.p99, a.latency_ms.max,
-            a.samples, a.kos_subtracted, a.joined_kos_call, a.unattributed
+            a.latency_ms.p50,
+            a.latency_ms.p95,
+            a.latency_ms.p99,
+            a.latency_ms.max,
+            a.samples,
+            a.kos_subtracted,
+            a.joined_kos_call,
+            a.unattributed
         );
     }
     println!("processes during the measured run:");
@@ -337,7 +353,12 @@ fn finish(mut r: Report, g: &Global) -> anyhow::Result<Report> {
         println!("  {:<24} ready after {:.0} ms", s.process, s.ready_ms);
     }
     for c in &r.checks {
-        println!("  [{}] {}: {}", if c.met { "met" } else { "NOT MET" }, c.goal, c.value);
+        println!(
+            "  [{}] {}: {}",
+            if c.met { "met" } else { "NOT MET" },
+            c.goal,
+            c.value
+        );
     }
     println!(
         "load average before/after: {:?} / {:?} on {} CPUs",
@@ -402,53 +423,69 @@ where
 async fn endpoint(g: &Global, ep: Endpoint, t: &EndpointTiming) -> anyhow::Result<Report> {
     let opts = sut_options(g, Kos::Instant, ep == Endpoint::CacheMiss);
     let accounts = g.accounts.unwrap_or(50);
-    let conns = if ep == Endpoint::Login { t.connections.min(8) } else { t.connections };
+    let conns = if ep == Endpoint::Login {
+        t.connections.min(8)
+    } else {
+        t.connections
+    };
     let config = json!({ "endpoint": ep, "connections": conns, "warmup_s": t.warmup,
                          "duration_s": t.duration, "accounts": accounts, "extra_lines": g.extra_lines,
                          "kos": "0 ms, no failures", "cache_miss_config": ep == Endpoint::CacheMiss });
     let mut report = new_report(ep.name(), g, config);
     let timing = t.clone();
-    let ((results, processes, startup), _) = with_sut(opts, accounts, g.extra_lines, false, |sut, acc, _| async move {
-        // Refresh: one session per connection, so rotations never collide.
-        let mut refresh = Vec::new();
-        if ep == Endpoint::Refresh {
-            for i in 0..conns {
-                let a = &acc[i % acc.len()];
-                refresh.push(setup::login(sut.auth, &a.user, &a.password).await?.refresh);
+    let ((results, processes, startup), _) = with_sut(
+        opts,
+        accounts,
+        g.extra_lines,
+        false,
+        |sut, acc, _| async move {
+            // Refresh: one session per connection, so rotations never collide.
+            let mut refresh = Vec::new();
+            if ep == Endpoint::Refresh {
+                for i in 0..conns {
+                    let a = &acc[i % acc.len()];
+                    refresh.push(setup::login(sut.auth, &a.user, &a.password).await?.refresh);
+                }
             }
-        }
-        let addr = match ep {
-            Endpoint::Login | Endpoint::Refresh => sut.auth,
-            Endpoint::CacheHit | Endpoint::CacheMiss => sut.bill,
-            Endpoint::Validate => sut.product,
-            Endpoint::Bare => sut.bill,
-        };
-        let spec = |addr| LoopSpec {
-            addr,
-            conns,
-            warmup: Duration::from_secs_f64(timing.warmup),
-            duration: Duration::from_secs_f64(timing.duration),
-        };
-        // The ceiling, same connections and duration, right before.
-        let mut bare = sut::spawn_bare(sut.dir.path()).await?;
-        let mon = procstat::Monitor::start(&[("bare-axum".to_owned(), bare.pid())]);
-        let (brec, bwin) = scenarios::endpoint(Endpoint::Bare, &spec(bare.addr), acc.clone(), Vec::new()).await;
-        let bare_usage = mon.finish().await;
-        bare.stop().await;
-        let bare_row = brec.total("bare-axum", bwin);
+            let addr = match ep {
+                Endpoint::Login | Endpoint::Refresh => sut.auth,
+                Endpoint::CacheHit | Endpoint::CacheMiss => sut.bill,
+                Endpoint::Validate => sut.product,
+                Endpoint::Bare => sut.bill,
+            };
+            let spec = |addr| LoopSpec {
+                addr,
+                conns,
+                warmup: Duration::from_secs_f64(timing.warmup),
+                duration: Duration::from_secs_f64(timing.duration),
+            };
+            // The ceiling, same connections and duration, right before.
+            let mut bare = sut::spawn_bare(sut.dir.path()).await?;
+            let mon = procstat::Monitor::start(&[("bare-axum".to_owned(), bare.pid())]);
+            let (brec, bwin) =
+                scenarios::endpoint(Endpoint::Bare, &spec(bare.addr), acc.clone(), Vec::new())
+                    .await;
+            let bare_usage = mon.finish().await;
+            bare.stop().await;
+            let bare_row = brec.total("bare-axum", bwin);
 
-        let mut pids = sut.pids();
-        pids.push(("loadtest".to_owned(), std::process::id()));
-        let mon = procstat::Monitor::start(&pids);
-        let (rec, win) = scenarios::endpoint(ep, &spec(addr), acc.clone(), refresh).await;
-        let mut usage = mon.finish().await;
-        usage.extend(bare_usage);
-        let mut row = rec.summaries(win).into_iter().next().unwrap_or_else(|| rec.total(ep.name(), win));
-        if bare_row.rps > 0.0 {
-            row.ratio_to_bare = Some((row.rps / bare_row.rps * 1000.0).round() / 1000.0);
-        }
-        Ok((vec![bare_row, row], usage, sut.startup()))
-    })
+            let mut pids = sut.pids();
+            pids.push(("loadtest".to_owned(), std::process::id()));
+            let mon = procstat::Monitor::start(&pids);
+            let (rec, win) = scenarios::endpoint(ep, &spec(addr), acc.clone(), refresh).await;
+            let mut usage = mon.finish().await;
+            usage.extend(bare_usage);
+            let mut row = rec
+                .summaries(win)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| rec.total(ep.name(), win));
+            if bare_row.rps > 0.0 {
+                row.ratio_to_bare = Some((row.rps / bare_row.rps * 1000.0).round() / 1000.0);
+            }
+            Ok((vec![bare_row, row], usage, sut.startup()))
+        },
+    )
     .await?;
     report.results = results;
     report.processes = processes;
@@ -477,7 +514,13 @@ async fn endpoint(g: &Global, ep: Endpoint, t: &EndpointTiming) -> anyhow::Resul
 }
 
 async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Report> {
-    let kos = if j.kos_instant { Kos::Instant } else { Kos::Seed { failures: j.kos_failures } };
+    let kos = if j.kos_instant {
+        Kos::Instant
+    } else {
+        Kos::Seed {
+            failures: j.kos_failures,
+        }
+    };
     let opts = sut_options(g, kos, false);
     let accounts = g.accounts.unwrap_or(200);
     // Services: a user talks to bill and product (2 sockets); keep headroom for the rest.
@@ -495,8 +538,12 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
     let config = json!({ "journey": spec, "accounts": accounts, "extra_lines": g.extra_lines,
                          "kos": kos, "open_files_limit": nofile });
     let mut report = new_report("journey", g, config);
-    let ((outcome, usage, startup, logins), kos_ms) =
-        with_sut(opts, accounts, g.extra_lines, true, |sut, acc, logins| async move {
+    let ((outcome, usage, startup, logins), kos_ms) = with_sut(
+        opts,
+        accounts,
+        g.extra_lines,
+        true,
+        |sut, acc, logins| async move {
             warm(&sut, &acc).await;
             let mut pids = sut.pids();
             pids.push(("loadtest".to_owned(), std::process::id()));
@@ -504,8 +551,9 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
             let outcome = scenarios::journey(spec, acc.clone(), sut.bill, sut.product).await;
             let usage = mon.finish().await;
             Ok((outcome, usage, sut.startup(), logins))
-        })
-        .await?;
+        },
+    )
+    .await?;
     // Our added time: responses without KOS as they are; responses that called KOS minus the
     // KOS time our service measured for that request id.
     let mut added = outcome.added.clone();
@@ -534,7 +582,16 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
     for l in &logins {
         let _ = login_hist.record(stats::micros(*l));
     }
-    steps.insert(0, Summary::from_hist("login (setup, per account)", &login_hist, logins.len() as u64, 0, 0.0));
+    steps.insert(
+        0,
+        Summary::from_hist(
+            "login (setup, per account)",
+            &login_hist,
+            logins.len() as u64,
+            0,
+            0.0,
+        ),
+    );
     report.steps = steps;
     report.results = vec![outcome.rec.total("journey", outcome.window)];
     report.processes = usage;
@@ -563,8 +620,16 @@ async fn warm(sut: &Sut, acc: &[setup::Account]) {
         .for_each_concurrent(32, |a| async move {
             let t = a.token.as_str();
             let _ = client::once(bill, client::Call::get("/api/v1/bills/menu").bearer(t)).await;
-            let _ = client::once(product, client::Call::get("/api/v1/products/menu").bearer(t)).await;
-            let _ = client::once(product, client::Call::get("/api/v1/products/available").bearer(t)).await;
+            let _ = client::once(
+                product,
+                client::Call::get("/api/v1/products/menu").bearer(t),
+            )
+            .await;
+            let _ = client::once(
+                product,
+                client::Call::get("/api/v1/products/available").bearer(t),
+            )
+            .await;
         })
         .await;
 }
@@ -585,7 +650,11 @@ async fn smoke(g: &Global, nofile: u64) -> anyhow::Result<()> {
         kos_failures: false,
     };
     let r = journey(&g, &j, nofile).await?;
-    let t = EndpointTiming { connections: 4, warmup: 0.5, duration: 2.0 };
+    let t = EndpointTiming {
+        connections: 4,
+        warmup: 0.5,
+        duration: 2.0,
+    };
     let e = endpoint(&g, Endpoint::CacheHit, &t).await?;
     for rep in [&r, &e] {
         let path = std::fs::read_dir(&g.out_dir)?
@@ -596,13 +665,21 @@ async fn smoke(g: &Global, nofile: u64) -> anyhow::Result<()> {
             .context("no result file written")?;
         let v: Value = serde_json::from_slice(&std::fs::read(&path)?)
             .with_context(|| format!("{} is not JSON", path.display()))?;
-        let total = &v["results"][v["results"].as_array().map_or(0, |a| a.len().saturating_sub(1))];
-        let (requests, errors) = (total["requests"].as_u64().unwrap_or(0), total["errors"].as_u64().unwrap_or(1));
+        let total = &v["results"][v["results"]
+            .as_array()
+            .map_or(0, |a| a.len().saturating_sub(1))];
+        let (requests, errors) = (
+            total["requests"].as_u64().unwrap_or(0),
+            total["errors"].as_u64().unwrap_or(1),
+        );
         if requests == 0 || errors != 0 {
-            bail!("smoke {}: {requests} requests, {errors} errors ({})", rep.scenario, path.display());
+            bail!(
+                "smoke {}: {requests} requests, {errors} errors ({})",
+                rep.scenario,
+                path.display()
+            );
         }
     }
     println!("smoke passed");
     Ok(())
 }
-

@@ -325,7 +325,11 @@ pub async fn journey(
             abort.abort();
         }
     }
-    let added = shared.added.lock().map(|h| h.clone()).unwrap_or_else(|_| stats::histogram());
+    let added = shared
+        .added
+        .lock()
+        .map(|h| h.clone())
+        .unwrap_or_else(|_| stats::histogram());
     let kos_samples = shared
         .kos_samples
         .lock()
@@ -380,7 +384,15 @@ async fn user(s: Arc<Shared>, idx: usize) {
     while !s.stop.load(Ordering::Relaxed) {
         // 1. bill menu
         let mut months: Vec<String> = Vec::new();
-        if let Step::Ok(r) = step(&s, &mut conns, 0, s.bill, Call::get("/api/v1/bills/menu").bearer(token)).await {
+        if let Step::Ok(r) = step(
+            &s,
+            &mut conns,
+            0,
+            s.bill,
+            Call::get("/api/v1/bills/menu").bearer(token),
+        )
+        .await
+        {
             if let Ok(v) = serde_json::from_slice::<Value>(&r.body)
                 && let Some(list) = v["data"]["availableMonths"].as_array()
             {
@@ -400,14 +412,24 @@ async fn user(s: Arc<Shared>, idx: usize) {
         // 2. inquiry of one of the months
         let month = &months[rng.gen_range(0..months.len())];
         let body = json!({ "lineNumber": acc.line, "inquiryMonth": month }).to_string();
-        if let Step::Ok(r) = step(&s, &mut conns, 1, s.bill, Call::post("/api/v1/bills/inquiry", body).bearer(token)).await {
+        if let Step::Ok(r) = step(
+            &s,
+            &mut conns,
+            1,
+            s.bill,
+            Call::post("/api/v1/bills/inquiry", body).bearer(token),
+        )
+        .await
+        {
             let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
             let cached = v["data"]["cached"].as_bool().unwrap_or(false);
             if cached {
-                s.rec.ok(1, r.latency, &format!("{} hit", r.status.as_str()));
+                s.rec
+                    .ok(1, r.latency, &format!("{} hit", r.status.as_str()));
                 s.added(r.latency);
             } else {
-                s.rec.ok(1, r.latency, &format!("{} miss", r.status.as_str()));
+                s.rec
+                    .ok(1, r.latency, &format!("{} miss", r.status.as_str()));
                 s.kos(v["data"]["requestId"].as_str(), r.latency);
             }
         }
@@ -426,7 +448,15 @@ async fn user(s: Arc<Shared>, idx: usize) {
         };
 
         // 3. product menu
-        if let Step::Ok(r) = step(&s, &mut conns, 2, s.product, Call::get("/api/v1/products/menu").bearer(token)).await {
+        if let Step::Ok(r) = step(
+            &s,
+            &mut conns,
+            2,
+            s.product,
+            Call::get("/api/v1/products/menu").bearer(token),
+        )
+        .await
+        {
             s.rec.ok(2, r.latency, "200");
             own(&s, r.latency);
         }
@@ -435,7 +465,9 @@ async fn user(s: Arc<Shared>, idx: usize) {
         // 4. available products
         let current = acc.product.lock().map(|p| p.clone()).unwrap_or_default();
         let path = format!("/api/v1/products/available?currentProductCode={current}");
-        if let Step::Ok(r) = step(&s, &mut conns, 3, s.product, Call::get(&path).bearer(token)).await {
+        if let Step::Ok(r) =
+            step(&s, &mut conns, 3, s.product, Call::get(&path).bearer(token)).await
+        {
             s.rec.ok(3, r.latency, "200");
             s.added(r.latency);
         }
@@ -444,7 +476,15 @@ async fn user(s: Arc<Shared>, idx: usize) {
         // 5. validation
         let target = Account::target(&current);
         let body = json!({ "lineNumber": acc.line, "currentProductCode": current, "targetProductCode": target }).to_string();
-        if let Step::Ok(r) = step(&s, &mut conns, 4, s.product, Call::post("/api/v1/products/change/validation", body.clone()).bearer(token)).await {
+        if let Step::Ok(r) = step(
+            &s,
+            &mut conns,
+            4,
+            s.product,
+            Call::post("/api/v1/products/change/validation", body.clone()).bearer(token),
+        )
+        .await
+        {
             s.rec.ok(4, r.latency, "200");
             own(&s, r.latency);
         }
@@ -460,10 +500,22 @@ async fn user(s: Arc<Shared>, idx: usize) {
             let current_now = acc.product.lock().map(|p| p.clone()).unwrap_or_default();
             let target = Account::target(&current_now);
             let body = json!({ "lineNumber": acc.line, "currentProductCode": current_now, "targetProductCode": target }).to_string();
-            if let Step::Ok(r) = step(&s, &mut conns, 5, s.product, Call::post("/api/v1/products/change", body).bearer(token)).await {
+            if let Step::Ok(r) = step(
+                &s,
+                &mut conns,
+                5,
+                s.product,
+                Call::post("/api/v1/products/change", body).bearer(token),
+            )
+            .await
+            {
                 let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-                let status = v["data"]["processStatus"].as_str().unwrap_or("?").to_owned();
-                s.rec.ok(5, r.latency, &format!("{} {status}", r.status.as_str()));
+                let status = v["data"]["processStatus"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_owned();
+                s.rec
+                    .ok(5, r.latency, &format!("{} {status}", r.status.as_str()));
                 s.kos(v["data"]["requestId"].as_str(), r.latency);
                 if status == "COMPLETED"
                     && let Ok(mut p) = acc.product.lock()
@@ -475,5 +527,31 @@ async fn user(s: Arc<Shared>, idx: usize) {
             acc.changing.store(false, Ordering::Release);
             think(&s, &mut rng).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn six_consecutive_months_newest_first() {
+        let m = months();
+        assert_eq!(m.len(), 6);
+        let n = |s: &str| -> i32 {
+            let y: i32 = s[..4].parse().expect("year");
+            let mo: i32 = s[4..].parse().expect("month");
+            y * 12 + mo
+        };
+        for w in m.windows(2) {
+            assert_eq!(n(&w[0]) - n(&w[1]), 1, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn change_target_toggles() {
+        assert_eq!(Account::target("5G-STANDARD-001"), "5G-PREMIUM-001");
+        assert_eq!(Account::target("5G-PREMIUM-001"), "5G-STANDARD-001");
+        assert_eq!(Account::target("LTE-BASIC-001"), "5G-PREMIUM-001");
     }
 }

@@ -108,39 +108,53 @@ pub async fn accounts(
     let (auth, kos) = (sut.auth, sut.kos);
     // Registration hashes a password (Argon2id, about 25 ms of one core); 8 in flight keeps
     // auth's hashing permit busy without piling up.
-    let created: Vec<anyhow::Result<(String, String, String)>> =
-        futures::stream::iter(0..n)
-            .map(|i| async move {
-                let line = format!("0106{i:07}");
-                let dashed = format!("010-{}-{}", &line[3..7], &line[7..]);
-                let user = format!("lt{i:05}");
-                let customer = format!("LT{i:08}");
-                let password = "Loadtest1!".to_owned();
-                post_ok(
-                    auth,
-                    "/api/v1/auth/register",
-                    json!({ "userId": user, "customerId": customer, "lineNumber": dashed,
+    let created: Vec<anyhow::Result<(String, String, String)>> = futures::stream::iter(0..n)
+        .map(|i| async move {
+            let line = format!("0106{i:07}");
+            let dashed = format!("010-{}-{}", &line[3..7], &line[7..]);
+            let user = format!("lt{i:05}");
+            let customer = format!("LT{i:08}");
+            let password = "Loadtest1!".to_owned();
+            post_ok(
+                auth,
+                "/api/v1/auth/register",
+                json!({ "userId": user, "customerId": customer, "lineNumber": dashed,
                             "userName": format!("부하{i}"), "password": password,
                             "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"] }),
-                    "register",
-                )
-                .await?;
-                post_ok(
-                    kos,
-                    "/api/v1/kos/mock-datas",
-                    json!({ "customerId": customer, "lineNumber": line, "productCode": START_PRODUCT }),
-                    "mock data",
-                )
-                .await?;
-                Ok((user, password, line))
-            })
-            .buffer_unordered(8)
-            .collect()
-            .await;
+                "register",
+            )
+            .await?;
+            post_ok(
+                kos,
+                "/api/v1/kos/mock-datas",
+                json!({ "customerId": customer, "lineNumber": line, "productCode": START_PRODUCT }),
+                "mock data",
+            )
+            .await?;
+            Ok((user, password, line))
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
     let mut users: Vec<(String, String, String, String)> = vec![
-        ("mvno001".into(), "Phonebill1!".into(), "01012345678".into(), "5G-STANDARD-001".into()),
-        ("mvno002".into(), "Phonebill2!".into(), "01012347777".into(), "5G-PREMIUM-001".into()),
-        ("mvno003".into(), "Phonebill3!".into(), "01098765432".into(), "LTE-BASIC-001".into()),
+        (
+            "mvno001".into(),
+            "Phonebill1!".into(),
+            "01012345678".into(),
+            "5G-STANDARD-001".into(),
+        ),
+        (
+            "mvno002".into(),
+            "Phonebill2!".into(),
+            "01012347777".into(),
+            "5G-PREMIUM-001".into(),
+        ),
+        (
+            "mvno003".into(),
+            "Phonebill3!".into(),
+            "01098765432".into(),
+            "LTE-BASIC-001".into(),
+        ),
     ];
     for c in created {
         let (u, p, l) = c?;

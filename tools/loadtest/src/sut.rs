@@ -248,7 +248,15 @@ impl Sut {
                 if matches!(opts.kos, Kos::Seed { .. }) {
                     args.push("--kos-realistic".into());
                 }
-                let p = spawn("phonebill", &bin("phonebill"), &args, &env, port, dir.path()).await?;
+                let p = spawn(
+                    "phonebill",
+                    &bin("phonebill"),
+                    &args,
+                    &env,
+                    port,
+                    dir.path(),
+                )
+                .await?;
                 let a = p.addr;
                 Ok(Self {
                     procs: vec![p],
@@ -286,10 +294,7 @@ impl Sut {
             urls.push(sut.create_database(&format!("{prefix}_{svc}")).await?);
         }
         let data = sut.dir.path().join("data").display().to_string();
-        let jwks = format!(
-            "http://{}/api/v1/auth/.well-known/jwks.json",
-            sut.auth
-        );
+        let jwks = format!("http://{}/api/v1/auth/.well-known/jwks.json", sut.auth);
         let kos_url = format!("http://{}", sut.kos);
         let common = |db: &str| -> Vec<(String, String)> {
             vec![
@@ -316,8 +321,22 @@ impl Sut {
             opts.bin_dir.join("auth-service"),
         );
         let (kos, auth) = tokio::join!(
-            spawn("kos-mock-service", &kos_bin, &[], &kos_e, sut.kos.port(), &dirp),
-            spawn("auth-service", &auth_bin, &[], &auth_e, sut.auth.port(), &dirp),
+            spawn(
+                "kos-mock-service",
+                &kos_bin,
+                &[],
+                &kos_e,
+                sut.kos.port(),
+                &dirp
+            ),
+            spawn(
+                "auth-service",
+                &auth_bin,
+                &[],
+                &auth_e,
+                sut.auth.port(),
+                &dirp
+            ),
         );
         sut.procs.push(kos?);
         sut.procs.push(auth?);
@@ -342,8 +361,22 @@ impl Sut {
             opts.bin_dir.join("product-change-service"),
         );
         let (bill, product) = tokio::join!(
-            spawn("bill-inquiry-service", &bill_bin, &[], &bill_e, sut.bill.port(), &dirp),
-            spawn("product-change-service", &product_bin, &[], &prod_e, sut.product.port(), &dirp),
+            spawn(
+                "bill-inquiry-service",
+                &bill_bin,
+                &[],
+                &bill_e,
+                sut.bill.port(),
+                &dirp
+            ),
+            spawn(
+                "product-change-service",
+                &product_bin,
+                &[],
+                &prod_e,
+                sut.product.port(),
+                &dirp
+            ),
         );
         sut.procs.push(bill?);
         sut.procs.push(product?);
@@ -363,7 +396,10 @@ impl Sut {
 
     /// (name, pid) of every process, for the monitor.
     pub fn pids(&self) -> Vec<(String, u32)> {
-        self.procs.iter().map(|p| (p.name.clone(), p.pid())).collect()
+        self.procs
+            .iter()
+            .map(|p| (p.name.clone(), p.pid()))
+            .collect()
     }
 
     /// Start-up times.
@@ -458,7 +494,11 @@ pub async fn spawn_bare(log_dir: &Path) -> anyhow::Result<Proc> {
     spawn(
         "bare-axum",
         &exe,
-        &["bare-server".to_owned(), "--port".to_owned(), port.to_string()],
+        &[
+            "bare-server".to_owned(),
+            "--port".to_owned(),
+            port.to_string(),
+        ],
         &[],
         port,
         log_dir,
