@@ -259,9 +259,13 @@ struct Shared {
     spec: JourneySpec,
     bill: SocketAddr,
     product: SocketAddr,
+    t0: Instant,
 }
 
 impl Shared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.t0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
     fn added(&self, l: Duration) {
         if self.rec.recording()
             && let Ok(mut h) = self.added.lock()
@@ -303,6 +307,7 @@ pub async fn journey(
         spec: spec.clone(),
         bill,
         product,
+        t0: Instant::now(),
     });
     let mut tasks = Vec::with_capacity(spec.users);
     for i in 0..spec.users {
@@ -380,7 +385,6 @@ async fn user(s: Arc<Shared>, idx: usize) {
     let token = acc.token.as_str();
     let mut conns = Conns::new(spec.single_connection);
     let fallback = months();
-    let mut seen_epoch = acc.epoch.load(Ordering::Relaxed);
     while !s.stop.load(Ordering::Relaxed) {
         // 1. bill menu
         let mut months: Vec<String> = Vec::new();
@@ -435,12 +439,11 @@ async fn user(s: Arc<Shared>, idx: usize) {
         }
         think(&s, &mut rng).await;
 
-        // Product look-ups right after a change of this line may reload it from KOS.
-        let epoch = acc.epoch.load(Ordering::Relaxed);
-        let reloaded = epoch != seen_epoch;
-        seen_epoch = epoch;
-        let own = |s: &Shared, l: Duration| {
-            if reloaded {
+        // Product look-ups during and right after a change of this line may reload it from KOS;
+        // such responses are left out of the added-latency figure (counted as unattributed).
+        let own = |s: &Shared, started_ms: u64, l: Duration| {
+            let until = acc.dirty_until_ms.load(Ordering::Acquire);
+            if started_ms < until || s.now_ms() < until {
                 s.kos(None, l);
             } else {
                 s.added(l);
@@ -448,6 +451,7 @@ async fn user(s: Arc<Shared>, idx: usize) {
         };
 
         // 3. product menu
+        let t = s.now_ms();
         if let Step::Ok(r) = step(
             &s,
             &mut conns,
@@ -458,7 +462,7 @@ async fn user(s: Arc<Shared>, idx: usize) {
         .await
         {
             s.rec.ok(2, r.latency, "200");
-            own(&s, r.latency);
+            own(&s, t, r.latency);
         }
         think(&s, &mut rng).await;
 
@@ -476,6 +480,7 @@ async fn user(s: Arc<Shared>, idx: usize) {
         // 5. validation
         let target = Account::target(&current);
         let body = json!({ "lineNumber": acc.line, "currentProductCode": current, "targetProductCode": target }).to_string();
+        let t = s.now_ms();
         if let Step::Ok(r) = step(
             &s,
             &mut conns,
@@ -486,7 +491,7 @@ async fn user(s: Arc<Shared>, idx: usize) {
         .await
         {
             s.rec.ok(4, r.latency, "200");
-            own(&s, r.latency);
+            own(&s, t, r.latency);
         }
         think(&s, &mut rng).await;
 
@@ -497,6 +502,7 @@ async fn user(s: Arc<Shared>, idx: usize) {
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
+            acc.dirty_until_ms.store(u64::MAX, Ordering::Release);
             let current_now = acc.product.lock().map(|p| p.clone()).unwrap_or_default();
             let target = Account::target(&current_now);
             let body = json!({ "lineNumber": acc.line, "currentProductCode": current_now, "targetProductCode": target }).to_string();
@@ -521,9 +527,10 @@ async fn user(s: Arc<Shared>, idx: usize) {
                     && let Ok(mut p) = acc.product.lock()
                 {
                     *p = target.to_owned();
-                    acc.epoch.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            acc.dirty_until_ms
+                .store(s.now_ms() + 2000, Ordering::Release);
             acc.changing.store(false, Ordering::Release);
             think(&s, &mut rng).await;
         }

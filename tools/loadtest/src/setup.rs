@@ -30,8 +30,9 @@ pub struct Account {
     pub product: Mutex<String>,
     /// A change of this line is in flight (the journey changes one line at a time).
     pub changing: AtomicBool,
-    /// Bumped after every completed change (the product look-ups of the line reload from KOS).
-    pub epoch: AtomicU64,
+    /// Until when (ms on the journey's clock) product look-ups of this line may include a KOS
+    /// reload: from the start of a change until 2 s after it finished (invalidation and reload).
+    pub dirty_until_ms: AtomicU64,
     /// Access token from the setup login.
     pub token: String,
 }
@@ -170,7 +171,7 @@ pub async fn accounts(
                     line,
                     product: Mutex::new(product),
                     changing: AtomicBool::new(false),
-                    epoch: AtomicU64::new(0),
+                    dirty_until_ms: AtomicU64::new(0),
                     token: l.access,
                 },
                 l.latency,
