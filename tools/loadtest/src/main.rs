@@ -407,6 +407,11 @@ where
         Err(e) => Err(e),
     };
     sut.stop().await;
+    if result.is_err() {
+        // Keep the servers' logs for the post-mortem.
+        sut.dir.disable_cleanup(true);
+        eprintln!("server logs kept in {}", sut.dir.path().display());
+    }
     let mut kos = HashMap::new();
     if read_call_log && result.is_ok() {
         for svc in ["bill", "product"] {

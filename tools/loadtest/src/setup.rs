@@ -76,18 +76,31 @@ pub async fn login(auth: SocketAddr, user: &str, password: &str) -> anyhow::Resu
     })
 }
 
+/// POSTs setup data; a transport error or a 5xx is retried twice (setup is not measured, and a
+/// server-side failure here is reported on stderr rather than aborting the run).
 async fn post_ok(addr: SocketAddr, path: &str, body: Value, what: &str) -> anyhow::Result<()> {
-    let r = client::once(addr, Call::post(path, body.to_string()))
-        .await
-        .map_err(|f| anyhow::anyhow!("{what}: {}", f.label()))?;
-    if !r.status.is_success() {
-        bail!(
-            "{what}: HTTP {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        );
+    let body = body.to_string();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let failure = match client::once(addr, Call::post(path, body.clone())).await {
+            Ok(r) if r.status.is_success() => return Ok(()),
+            Ok(r) if r.status.is_server_error() => {
+                format!("HTTP {} {}", r.status, String::from_utf8_lossy(&r.body))
+            }
+            Ok(r) => bail!(
+                "{what}: HTTP {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ),
+            Err(f) => f.label(),
+        };
+        if attempt >= 3 {
+            bail!("{what}: {failure}");
+        }
+        eprintln!("warning: setup {what} failed ({failure}); retrying");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(())
 }
 
 /// Registers `n` accounts with their lines, bulk-creates `extra` unowned lines, logs every
