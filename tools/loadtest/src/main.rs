@@ -130,10 +130,18 @@ struct EndpointTiming {
     #[arg(long, default_value_t = 64)]
     connections: usize,
     /// Seconds not recorded.
-    #[arg(long = "endpoint-warmup", default_value_t = 2.0)]
+    #[arg(
+        id = "endpoint_warmup",
+        long = "endpoint-warmup",
+        default_value_t = 2.0
+    )]
     warmup: f64,
     /// Recorded seconds.
-    #[arg(long = "endpoint-duration", default_value_t = 10.0)]
+    #[arg(
+        id = "endpoint_duration",
+        long = "endpoint-duration",
+        default_value_t = 10.0
+    )]
     duration: f64,
 }
 
@@ -687,4 +695,19 @@ async fn smoke(g: &Global, nofile: u64) -> anyhow::Result<()> {
     }
     println!("smoke passed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["loadtest", "--target", "services", "all", "--users", "10"])
+            .expect("all parses");
+        assert_eq!(cli.global.target, Target::Services);
+        assert!(matches!(cli.command, Cmd::All { ref journey, .. } if journey.users == 10));
+    }
 }
