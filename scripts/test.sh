@@ -38,6 +38,13 @@ profile=default
 [[ "${CI:-}" == "true" ]] && profile=ci
 cargo nextest run --workspace --all-features --locked --profile "$profile"
 
+# Load-harness smoke run (issue 11): a few seconds at low load against the all-in-one, failing
+# unless every request succeeded and the JSON result is valid. It uses the debug binaries the
+# test build above already produced (`phonebill`, and `loadtest` via its integration test), so
+# it adds no build; full runs are manual, in release mode (docs/benchmarks.md, "Load harness").
+target_dir="${CARGO_TARGET_DIR:-target}"
+"$target_dir/debug/loadtest" --bin-dir "$target_dir/debug" --out-dir "$target_dir/loadtest-smoke" smoke
+
 if ! $rust_only; then
   bash scripts/check-deploy.sh
   bash scripts/check-terraform.sh

@@ -24,6 +24,9 @@ impl PgStore {
     }
 }
 
+/// PostgreSQL's row locks and unique constraints arbitrate concurrent writers; a plain BEGIN.
+const BEGIN_WRITE: &str = "BEGIN";
+
 fn sql(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }

@@ -1,7 +1,8 @@
 //! The SQL of [`super::UserStore`], written once and expanded per dialect by
 //! `impl_user_store!`. The invoking module provides: `sql(&str)` (placeholder syntax),
 //! `bt(DateTime<Utc>)` / `bu(Uuid)` (how timestamps and ids are bound), `gt`/`gto`/`gu` (how
-//! they are read from a row), and the `DbRow` type.
+//! they are read from a row), the `DbRow` type and `BEGIN_WRITE` (how a transaction that reads
+//! before it writes begins).
 
 macro_rules! impl_user_store {
     ($store:ty) => {
@@ -130,7 +131,11 @@ macro_rules! impl_user_store {
                 user: &NewUser,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+                // Reads before the insert: on SQLite the transaction must take the write lock
+                // up front (`BEGIN_WRITE`), or a concurrent registration that commits between
+                // our read and our insert makes SQLite fail the upgrade at once with "database
+                // is locked" (no busy wait applies to a stale WAL snapshot).
+                let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
                 let taken: Option<String> = sqlx::query_scalar(&sql(
                     "SELECT user_id FROM auth_users WHERE user_id = $1",
                 ))

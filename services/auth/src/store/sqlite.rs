@@ -26,6 +26,10 @@ impl SqliteStore {
     }
 }
 
+/// A transaction that reads before it writes takes SQLite's write lock at BEGIN, so it waits
+/// (busy timeout) for another writer instead of failing when its snapshot went stale.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 /// `$n` placeholders become SQLite's numbered `?n` (same binding order).
 fn sql(s: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(s.len());
@@ -83,5 +87,59 @@ mod tests {
             .with_timezone(&Utc);
         assert_eq!(bt(t), "2025-09-14T01:32:11.482000Z");
         assert_eq!(parse_t("x", &bt(t)).expect("parse"), t);
+    }
+
+    /// Found by the load harness: concurrent registrations on the SQLite file failed with
+    /// `500` ("database is locked") when another registration committed between the
+    /// duplicate checks and the insert.
+    #[tokio::test]
+    async fn concurrent_registrations_all_succeed() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        use std::str::FromStr;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+        // The production options (common::db): WAL, busy timeout, pool of 8.
+        let opts = SqliteConnectOptions::from_str(&url)
+            .expect("url")
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .expect("pool");
+        crate::SQLITE_MIGRATIONS
+            .run(&pool)
+            .await
+            .expect("migrations");
+        let store = SqliteStore::new(pool);
+        let now = Utc::now();
+        let results = futures::future::join_all((0..64).map(|i| {
+            let store = store.clone();
+            async move {
+                let user = NewUser {
+                    user_id: format!("user{i:03}"),
+                    customer_id: format!("C{i:03}"),
+                    line_number: format!("0106{i:07}"),
+                    user_name: "부하".to_owned(),
+                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),
+                    permissions: vec!["BILL_INQUIRY".to_owned(), "PRODUCT_CHANGE".to_owned()],
+                    granted_by: None,
+                };
+                store.create_user(&user, now).await
+            }
+        }))
+        .await;
+        let failed: Vec<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{} of 64 failed: {:?}",
+            failed.len(),
+            failed.first()
+        );
     }
 }

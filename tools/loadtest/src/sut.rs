@@ -1,0 +1,507 @@
+//! The system under test: starts the all-in-one `phonebill` or the four services (with fresh
+//! PostgreSQL databases and a Redis key prefix of their own) from release or debug binaries,
+//! measures each process's spawn-to-ready time, and stops everything it started by PID
+//! (SIGTERM, then SIGKILL after a grace period; also from `Drop` if the harness fails).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use sqlx::Connection;
+use tokio::process::{Child, Command};
+
+use crate::client::{self, Call};
+
+/// Which deployment shape to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// `phonebill`: one process, SQLite files, no Redis.
+    AllInOne,
+    /// `auth-service`, `bill-inquiry-service`, `product-change-service`, `kos-mock-service`
+    /// against PostgreSQL and Redis.
+    Services,
+}
+
+/// How the KOS mock behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kos {
+    /// 0 ms, never fails.
+    Instant,
+    /// The seed's latencies (SPEC 5.7); failures simulated only when `failures` is set.
+    Seed {
+        /// Keep the seed's success rates (99.5 % etc.) instead of 100 %.
+        failures: bool,
+    },
+}
+
+/// Start options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Deployment shape.
+    pub target: Target,
+    /// Directory with the server binaries.
+    pub bin_dir: PathBuf,
+    /// KOS behaviour.
+    pub kos: Kos,
+    /// Make (almost) every bill inquiry a cache miss: L1 of one entry, no Redis for bills.
+    pub cache_miss: bool,
+    /// PostgreSQL server URL (without database) for the services.
+    pub postgres: String,
+    /// Redis URL for the services.
+    pub redis: String,
+    /// Run tag used in database names and key prefixes.
+    pub tag: String,
+}
+
+/// One started process.
+#[derive(Debug)]
+pub struct Proc {
+    /// Role name.
+    pub name: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Spawn to `/actuator/health/readiness` 200.
+    pub ready: Duration,
+    child: Child,
+}
+
+impl Proc {
+    /// Its PID (0 if already reaped).
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Sends SIGTERM (graceful shutdown: readiness 503, drain, flush history).
+    pub fn terminate(&self) {
+        if let Some(pid) = self.child.id().and_then(|id| i32::try_from(id).ok())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
+
+    /// Waits up to 30 s for the exit, then kills.
+    pub async fn reap(&mut self) {
+        if tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.start_kill();
+            let _ = self.child.wait().await;
+        }
+    }
+
+    /// SIGTERM and wait.
+    pub async fn stop(&mut self) {
+        self.terminate();
+        self.reap().await;
+    }
+}
+
+/// Start-up record for the JSON result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Startup {
+    /// Role name.
+    pub process: String,
+    /// Spawn-to-ready in ms.
+    pub ready_ms: f64,
+}
+
+/// The running system.
+pub struct Sut {
+    /// Processes in start order.
+    pub procs: Vec<Proc>,
+    /// Auth endpoints.
+    pub auth: SocketAddr,
+    /// Bill-inquiry endpoints.
+    pub bill: SocketAddr,
+    /// Product-change endpoints.
+    pub product: SocketAddr,
+    /// KOS mock endpoints.
+    pub kos: SocketAddr,
+    /// Where SQLite files, keys and process logs live.
+    pub dir: tempfile::TempDir,
+    databases: Vec<String>,
+    postgres: String,
+    redis: String,
+    redis_prefix: Option<String>,
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; the tiny race is acceptable here).
+pub fn free_port() -> anyhow::Result<u16> {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("bind 127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+fn kos_env(kos: Kos) -> Vec<(String, String)> {
+    let mut env = vec![("KOS_RATE_LIMIT_ENABLED".into(), "false".into())];
+    match kos {
+        Kos::Instant => env.push(("KOS_SIMULATION".into(), "off".into())),
+        Kos::Seed { failures } => {
+            env.push(("KOS_SIMULATION".into(), "realistic".into()));
+            // Repeatable latency draws (SPEC 5.7).
+            env.push(("KOS_SIM_SEED".into(), "11".into()));
+            if !failures {
+                for ep in [
+                    "BILL_INQUIRY",
+                    "PRODUCT_CHANGE",
+                    "PRODUCT_INQUIRY",
+                    "PRODUCT_LIST",
+                    "AVAILABLE_MONTHS",
+                    "AUTH",
+                ] {
+                    env.push((format!("KOS_SUCCESS_RATE_{ep}"), "1.0".into()));
+                }
+            }
+        }
+    }
+    env
+}
+
+async fn spawn(
+    name: &str,
+    bin: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    port: u16,
+    log_dir: &Path,
+) -> anyhow::Result<Proc> {
+    let log = std::fs::File::create(log_dir.join(format!("{name}.log")))?;
+    let log2 = log.try_clone()?;
+    let started = Instant::now();
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .env("PORT", port.to_string())
+        .env("BIND_ADDRESS", "127.0.0.1")
+        .env("RUST_LOG", "warn")
+        .env("LOG_FORMAT", "json")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let mut proc = Proc {
+        name: name.to_owned(),
+        addr: addr(port),
+        ready: Duration::ZERO,
+        child,
+    };
+    proc.ready = wait_ready(&mut proc, started).await?;
+    Ok(proc)
+}
+
+/// Polls readiness every 5 ms for up to 60 s.
+async fn wait_ready(proc: &mut Proc, started: Instant) -> anyhow::Result<Duration> {
+    let deadline = started + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client::once(proc.addr, Call::get("/actuator/health/readiness")).await
+            && r.status.is_success()
+        {
+            return Ok(started.elapsed());
+        }
+        if let Ok(Some(status)) = proc.child.try_wait() {
+            bail!("{} exited during start-up: {status}", proc.name);
+        }
+        if Instant::now() > deadline {
+            bail!("{} not ready after 60 s", proc.name);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+impl Sut {
+    /// Starts the system and waits until every process is ready.
+    pub async fn start(opts: &Options) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("phonebill-loadtest-")
+            .tempdir()?;
+        let bin = |n: &str| opts.bin_dir.join(n);
+        match opts.target {
+            Target::AllInOne => {
+                let port = free_port()?;
+                let mut env = kos_env(opts.kos);
+                env.push(("AUTH_RATE_LIMIT_PER_MINUTE".into(), "0".into()));
+                env.push(("SEED_DEMO_USERS".into(), "true".into()));
+                if opts.cache_miss {
+                    env.push(("CACHE_L1_CAPACITY".into(), "1".into()));
+                }
+                let mut args = vec![
+                    "--port".to_owned(),
+                    port.to_string(),
+                    "--data-dir".to_owned(),
+                    dir.path().join("data").display().to_string(),
+                ];
+                if matches!(opts.kos, Kos::Seed { .. }) {
+                    args.push("--kos-realistic".into());
+                }
+                let p = spawn(
+                    "phonebill",
+                    &bin("phonebill"),
+                    &args,
+                    &env,
+                    port,
+                    dir.path(),
+                )
+                .await?;
+                let a = p.addr;
+                Ok(Self {
+                    procs: vec![p],
+                    auth: a,
+                    bill: a,
+                    product: a,
+                    kos: a,
+                    dir,
+                    databases: Vec::new(),
+                    postgres: opts.postgres.clone(),
+                    redis: opts.redis.clone(),
+                    redis_prefix: None,
+                })
+            }
+            Target::Services => Self::start_services(opts, dir).await,
+        }
+    }
+
+    async fn start_services(opts: &Options, dir: tempfile::TempDir) -> anyhow::Result<Self> {
+        let prefix = format!("lt{}", opts.tag);
+        let mut sut = Self {
+            procs: Vec::new(),
+            auth: addr(free_port()?),
+            bill: addr(free_port()?),
+            product: addr(free_port()?),
+            kos: addr(free_port()?),
+            dir,
+            databases: Vec::new(),
+            postgres: opts.postgres.clone(),
+            redis: opts.redis.clone(),
+            redis_prefix: Some(prefix.clone()),
+        };
+        let mut urls = Vec::new();
+        for svc in ["auth", "bill", "product", "kos"] {
+            urls.push(sut.create_database(&format!("{prefix}_{svc}")).await?);
+        }
+        let data = sut.dir.path().join("data").display().to_string();
+        let jwks = format!("http://{}/api/v1/auth/.well-known/jwks.json", sut.auth);
+        let kos_url = format!("http://{}", sut.kos);
+        let common = |db: &str| -> Vec<(String, String)> {
+            vec![
+                ("DATABASE_URL".into(), db.to_owned()),
+                ("DATA_DIR".into(), data.clone()),
+            ]
+        };
+        let redis = |v: &mut Vec<(String, String)>| {
+            v.push(("REDIS_URL".into(), opts.redis.clone()));
+            v.push(("REDIS_KEY_PREFIX".into(), format!("{prefix}d")));
+            v.push(("DENY_LIST_KEY_PREFIX".into(), format!("{prefix}d")));
+            v.push(("CACHE_KEY_PREFIX".into(), format!("{prefix}c")));
+        };
+        let dirp = sut.dir.path().to_owned();
+
+        let mut kos_e = common(&urls[3]);
+        kos_e.extend(kos_env(opts.kos));
+        let mut auth_e = common(&urls[0]);
+        redis(&mut auth_e);
+        auth_e.push(("SEED_DEMO_USERS".into(), "true".into()));
+        auth_e.push(("AUTH_RATE_LIMIT_PER_MINUTE".into(), "0".into()));
+        let (kos_bin, auth_bin) = (
+            opts.bin_dir.join("kos-mock-service"),
+            opts.bin_dir.join("auth-service"),
+        );
+        let (kos, auth) = tokio::join!(
+            spawn(
+                "kos-mock-service",
+                &kos_bin,
+                &[],
+                &kos_e,
+                sut.kos.port(),
+                &dirp
+            ),
+            spawn(
+                "auth-service",
+                &auth_bin,
+                &[],
+                &auth_e,
+                sut.auth.port(),
+                &dirp
+            ),
+        );
+        sut.procs.push(kos?);
+        sut.procs.push(auth?);
+
+        let mut bill_e = common(&urls[1]);
+        if opts.cache_miss {
+            // Every key would be a Redis hit after its first miss; without L2 and with a
+            // one-entry L1 almost every inquiry goes to KOS.
+            bill_e.push(("REDIS_KEY_PREFIX".into(), format!("{prefix}d")));
+            bill_e.push(("CACHE_L1_CAPACITY".into(), "1".into()));
+        } else {
+            redis(&mut bill_e);
+        }
+        let mut prod_e = common(&urls[2]);
+        redis(&mut prod_e);
+        for e in [&mut bill_e, &mut prod_e] {
+            e.push(("JWKS_URL".into(), jwks.clone()));
+            e.push(("KOS_BASE_URL".into(), kos_url.clone()));
+        }
+        let (bill_bin, product_bin) = (
+            opts.bin_dir.join("bill-inquiry-service"),
+            opts.bin_dir.join("product-change-service"),
+        );
+        let (bill, product) = tokio::join!(
+            spawn(
+                "bill-inquiry-service",
+                &bill_bin,
+                &[],
+                &bill_e,
+                sut.bill.port(),
+                &dirp
+            ),
+            spawn(
+                "product-change-service",
+                &product_bin,
+                &[],
+                &prod_e,
+                sut.product.port(),
+                &dirp
+            ),
+        );
+        sut.procs.push(bill?);
+        sut.procs.push(product?);
+        Ok(sut)
+    }
+
+    async fn create_database(&mut self, name: &str) -> anyhow::Result<String> {
+        let mut conn = sqlx::PgConnection::connect(&format!("{}/postgres", self.postgres))
+            .await
+            .with_context(|| format!("cannot reach PostgreSQL at {}", self.postgres))?;
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await?;
+        self.databases.push(name.to_owned());
+        Ok(format!("{}/{name}", self.postgres))
+    }
+
+    /// (name, pid) of every process, for the monitor.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.procs
+            .iter()
+            .map(|p| (p.name.clone(), p.pid()))
+            .collect()
+    }
+
+    /// Start-up times.
+    pub fn startup(&self) -> Vec<Startup> {
+        self.procs
+            .iter()
+            .map(|p| Startup {
+                process: p.name.clone(),
+                ready_ms: (p.ready.as_secs_f64() * 10_000.0).round() / 10.0,
+            })
+            .collect()
+    }
+
+    /// The database URL of one service's database (services target) or its SQLite file.
+    pub fn database_url(&self, service: &str) -> String {
+        match self.redis_prefix.as_deref() {
+            Some(prefix) => format!("{}/{prefix}_{service}", self.postgres),
+            None => {
+                let file = match service {
+                    "bill" => "bill-inquiry.db",
+                    "product" => "product-change.db",
+                    "auth" => "auth.db",
+                    _ => "kos-mock.db",
+                };
+                format!(
+                    "sqlite://{}?mode=ro",
+                    self.dir.path().join("data").join(file).display()
+                )
+            }
+        }
+    }
+
+    /// Stops every process (SIGTERM, 30 s grace, then SIGKILL) so that history and call logs
+    /// are flushed; databases and keys stay until [`Sut::cleanup`].
+    pub async fn stop(&mut self) {
+        for p in self.procs.iter_mut().rev() {
+            p.terminate();
+        }
+        for p in &mut self.procs {
+            p.reap().await;
+        }
+    }
+
+    /// Drops the run's databases and Redis keys.
+    pub async fn cleanup(&mut self) {
+        if !self.databases.is_empty()
+            && let Ok(mut conn) =
+                sqlx::PgConnection::connect(&format!("{}/postgres", self.postgres)).await
+        {
+            for db in self.databases.drain(..) {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+        if let Some(prefix) = self.redis_prefix.take()
+            && let Err(e) = delete_keys(&self.redis, &format!("{prefix}*")).await
+        {
+            eprintln!("warning: could not delete Redis keys {prefix}*: {e}");
+        }
+    }
+}
+
+async fn delete_keys(url: &str, pattern: &str) -> anyhow::Result<()> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// A separate process serving the bare axum ceiling (`loadtest bare-server`), so its RSS and CPU
+/// are measured like the servers' and it does not share a runtime with the load generator.
+pub async fn spawn_bare(log_dir: &Path) -> anyhow::Result<Proc> {
+    let port = free_port()?;
+    let exe = std::env::current_exe()?;
+    spawn(
+        "bare-axum",
+        &exe,
+        &[
+            "bare-server".to_owned(),
+            "--port".to_owned(),
+            port.to_string(),
+        ],
+        &[],
+        port,
+        log_dir,
+    )
+    .await
+}
