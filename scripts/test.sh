@@ -36,6 +36,9 @@ fi
 
 profile=default
 [[ "${CI:-}" == "true" ]] && profile=ci
+# The system tests (crates/system-tests) start the service binaries as processes; build them in
+# the same profile as the tests so they are next to the test executables.
+cargo build --workspace --bins --all-features --locked
 cargo nextest run --workspace --all-features --locked --profile "$profile"
 
 if ! $rust_only; then
