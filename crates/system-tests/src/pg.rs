@@ -53,7 +53,10 @@ impl PgCluster {
             .arg(dir.path())
             .status()
             .expect("run chown");
-        assert!(chowned.success(), "chown of the cluster dir to postgres failed");
+        assert!(
+            chowned.success(),
+            "chown of the cluster dir to postgres failed"
+        );
         let data = dir.path().join("data");
         let log = dir.path().join("postgres.log");
         let data_s = data.to_string_lossy().into_owned();
@@ -107,7 +110,9 @@ impl PgCluster {
         tokio::task::spawn_blocking(move || {
             as_postgres(
                 "pg_ctl",
-                &["start", "-w", "-t", "30", "-D", &data, "-l", &log, "-o", &opts],
+                &[
+                    "start", "-w", "-t", "30", "-D", &data, "-l", &log, "-o", &opts,
+                ],
             )
         })
         .await?
@@ -118,7 +123,10 @@ impl PgCluster {
         let data = self.data.to_string_lossy().into_owned();
         let mode = mode.to_owned();
         tokio::task::spawn_blocking(move || {
-            as_postgres("pg_ctl", &["stop", "-w", "-t", "30", "-D", &data, "-m", &mode])
+            as_postgres(
+                "pg_ctl",
+                &["stop", "-w", "-t", "30", "-D", &data, "-m", &mode],
+            )
         })
         .await?
     }

@@ -67,7 +67,11 @@ impl Proc {
         // Unique file names: a restarted process keeps the logs of the earlier run.
         let mut n = 0;
         let (stdout, stderr) = loop {
-            let suffix = if n == 0 { String::new() } else { format!(".{n}") };
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!(".{n}")
+            };
             let out = dir.join(format!("{name}{suffix}.out"));
             if !out.exists() {
                 break (out, dir.join(format!("{name}{suffix}.err")));

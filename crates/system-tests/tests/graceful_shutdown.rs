@@ -67,7 +67,8 @@ async fn sigterm_under_load_drains_every_accepted_request() {
         let stop = Arc::new(AtomicBool::new(false));
         let term_at: Arc<std::sync::Mutex<Option<Instant>>> = Arc::default();
 
-        let mut tasks = Vec::new();
+        // A JoinSet aborts the clients if the test panics.
+        let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..8u32 {
             let (token, url, counts, stop, term_at) = (
                 token.clone(),
@@ -76,7 +77,7 @@ async fn sigterm_under_load_drains_every_accepted_request() {
                 stop.clone(),
                 term_at.clone(),
             );
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 // No idle connections: every request opens its own.
                 let client = reqwest::Client::builder()
                     .pool_max_idle_per_host(0)
@@ -123,11 +124,13 @@ async fn sigterm_under_load_drains_every_accepted_request() {
                         }
                         Err(e) => {
                             eprintln!("closed without response: {e:?}");
-                            counts.closed_without_response.fetch_add(1, Ordering::Relaxed);
+                            counts
+                                .closed_without_response
+                                .fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
-            }));
+            });
         }
 
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -143,8 +146,8 @@ async fn sigterm_under_load_drains_every_accepted_request() {
         // Keep the load a moment past the exit so refused connections are seen, then stop.
         tokio::time::sleep(Duration::from_millis(200)).await;
         stop.store(true, Ordering::Release);
-        for t in tasks {
-            t.await.expect("worker");
+        while let Some(r) = tasks.join_next().await {
+            r.expect("worker");
         }
         let status = status.expect("bill-inquiry-service did not exit after SIGTERM");
         assert!(status.success(), "exit status {status}");
@@ -185,8 +188,14 @@ async fn sigterm_under_load_drains_every_accepted_request() {
             ok,
             "every request the service handled was answered (rows = responses)"
         );
-        assert!(in_flight > 0, "SIGTERM must land while requests are in flight");
-        assert!(refused > 0, "the load kept going until the listener was gone");
+        assert!(
+            in_flight > 0,
+            "SIGTERM must land while requests are in flight"
+        );
+        assert!(
+            refused > 0,
+            "the load kept going until the listener was gone"
+        );
     })
     .await;
 }

@@ -20,7 +20,9 @@
 
 use std::time::{Duration, Instant};
 
-use phonebill_system_tests::{Http, Resp, Service, Stack, bounded, current_month, metric_sum, month_back};
+use phonebill_system_tests::{
+    Http, Resp, Service, Stack, bounded, current_month, metric_sum, month_back,
+};
 use serde_json::{Value, json};
 
 /// KOS read timeout given to bill-inquiry.
@@ -237,7 +239,11 @@ async fn breaker_scenario(mode: &str, delay_ms: Option<u64>, status: u16, code: 
         rig.kos_calls("timeout").await + rig.kos_calls("error").await,
         THRESHOLD
     );
-    let mut sorted: Vec<f64> = open_times.iter().chain(&stale_times).map(|d| ms(*d)).collect();
+    let mut sorted: Vec<f64> = open_times
+        .iter()
+        .chain(&stale_times)
+        .map(|d| ms(*d))
+        .collect();
     sorted.sort_by(f64::total_cmp);
     let p50 = sorted[sorted.len() / 2];
     let max = sorted[sorted.len() - 1];
