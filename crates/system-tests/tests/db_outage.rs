@@ -80,7 +80,8 @@ async fn database_down_during_history_writes_loses_no_rows() {
                 let mut max = Duration::ZERO;
                 while !stop.load(Ordering::Acquire) {
                     i = i.wrapping_add(1);
-                    let body = json!({ "lineNumber": "01012345678", "inquiryMonth": month_back(i % 6) });
+                    let body =
+                        json!({ "lineNumber": "01012345678", "inquiryMonth": month_back(i % 6) });
                     sent.fetch_add(1, Ordering::Relaxed);
                     match http
                         .send(reqwest::Method::POST, &url, Some(&token), Some(&body))
@@ -116,7 +117,10 @@ async fn database_down_during_history_writes_loses_no_rows() {
             if r.status == 503 {
                 break r.body["components"]["db"]["status"].clone();
             }
-            assert!(Instant::now() < deadline, "readiness never reported the database down");
+            assert!(
+                Instant::now() < deadline,
+                "readiness never reported the database down"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         tokio::time::sleep(Duration::from_millis(3000).saturating_sub(stopped.elapsed())).await;
@@ -131,7 +135,10 @@ async fn database_down_during_history_writes_loses_no_rows() {
         }
         let n = sent.load(Ordering::Relaxed);
         let failed = failed.load(Ordering::Relaxed);
-        assert_eq!(failed, 0, "inquiries must not fail while the database is down");
+        assert_eq!(
+            failed, 0,
+            "inquiries must not fail while the database is down"
+        );
 
         // Every KOS bill call the mock received must have its kos_call_log row.
         let kos_calls = metric_sum(
@@ -168,7 +175,10 @@ async fn database_down_during_history_writes_loses_no_rows() {
             max.as_millis(),
             outage.as_millis()
         );
-        assert!(during > 20, "inquiries were made during the outage ({during})");
+        assert!(
+            during > 20,
+            "inquiries were made during the outage ({during})"
+        );
     })
     .await;
 }
