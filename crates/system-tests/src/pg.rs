@@ -1,4 +1,4 @@
-//! A private PostgreSQL cluster (initdb + pg_ctl as the `postgres` user) that a test may stop
+//! A private PostgreSQL cluster (`initdb` + `pg_ctl` as the `postgres` user) that a test may stop
 //! and start again: the machine's shared server must never be stopped by a test.
 
 use std::path::{Path, PathBuf};

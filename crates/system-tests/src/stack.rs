@@ -220,7 +220,7 @@ impl Stack {
         r.body
     }
 
-    /// An access token of `mvno001` (line 01012345678, BILL_INQUIRY and PRODUCT_CHANGE).
+    /// An access token of `mvno001` (line 01012345678, `BILL_INQUIRY` and `PRODUCT_CHANGE`).
     pub async fn token(&self, auth: &Service) -> String {
         self.login(auth, "mvno001", "Phonebill1!").await["access_token"]
             .as_str()

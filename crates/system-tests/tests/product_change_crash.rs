@@ -3,7 +3,7 @@
 //! `product-change-service` processes.
 //!
 //! The mock holds every product-change call (scripted `timeout` fault, 60 s), so once the
-//! change's row is `PROCESSING` the process is inside the KOS call; it is then SIGKILLed. KOS
+//! change's row is `PROCESSING` the process is inside the KOS call; it is then killed (SIGKILL). KOS
 //! is healed and the service restarted on the same database: its start-up reconciliation
 //! re-sends the change with the same `requestId`, the row becomes `COMPLETED`, and KOS shows
 //! the line on the target product, changed exactly once (one history row, no `2006`/`2007`
