@@ -1,5 +1,6 @@
-//! A private PostgreSQL cluster (`initdb` + `pg_ctl` as the `postgres` user) that a test may stop
-//! and start again: the machine's shared server must never be stopped by a test.
+//! A private PostgreSQL cluster (`initdb` + `pg_ctl`, as the `postgres` user when run as root)
+//! that a test may stop and start again: the machine's shared server must never be stopped by a
+//! test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,20 +19,58 @@ pub struct PgCluster {
     _dir: tempfile::TempDir,
 }
 
-/// Runs a PostgreSQL tool as `postgres` (the tests run as root, and PostgreSQL refuses root).
+/// Whether the tests run as root (then the PostgreSQL tools run as `postgres`: they refuse root).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A PostgreSQL server tool: `/usr/local/bin`, `PATH`, or the newest `/usr/lib/postgresql/*/bin`
+/// (Debian and Ubuntu keep them off `PATH`).
+fn pg_tool(tool: &str) -> PathBuf {
+    let local = Path::new("/usr/local/bin").join(tool);
+    if local.is_file() {
+        return local;
+    }
+    if let Some(p) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    }) {
+        return p;
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let p = e.path().join("bin").join(tool);
+            p.is_file().then_some((v, p))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, p)| p).unwrap_or_else(|| {
+        panic!("PostgreSQL tool {tool} not found (/usr/local/bin, PATH, /usr/lib/postgresql/*/bin)")
+    })
+}
+
+/// Runs a PostgreSQL tool, as `postgres` when the tests run as root.
 fn as_postgres(tool: &str, args: &[&str]) -> anyhow::Result<()> {
-    let program = Path::new("/usr/local/bin").join(tool);
-    let program = if program.is_file() {
-        program
+    let program = pg_tool(tool);
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&program);
+        c
     } else {
-        crate::redis::which(tool)
+        Command::new(&program)
     };
-    let out = Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(&program)
+    let out = cmd
         .args(args)
         .output()
-        .with_context(|| format!("cannot run {tool} as postgres"))?;
+        .with_context(|| format!("cannot run {tool}"))?;
     if !out.status.success() {
         bail!(
             "{tool} {args:?} failed: {}\n{}{}",
@@ -48,15 +87,17 @@ impl PgCluster {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         // The postgres user must own the whole path below /tmp.
-        let chowned = Command::new("chown")
-            .arg("postgres:postgres")
-            .arg(dir.path())
-            .status()
-            .expect("run chown");
-        assert!(
-            chowned.success(),
-            "chown of the cluster dir to postgres failed"
-        );
+        if is_root() {
+            let chowned = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path())
+                .status()
+                .expect("run chown");
+            assert!(
+                chowned.success(),
+                "chown of the cluster dir to postgres failed"
+            );
+        }
         let data = dir.path().join("data");
         let log = dir.path().join("postgres.log");
         let data_s = data.to_string_lossy().into_owned();

@@ -13,15 +13,23 @@ use anyhow::{Context, bail};
 /// cross-package `CARGO_BIN_EXE_*` does not exist, so the binaries are found from the test's own
 /// path. `scripts/test.sh` builds them (`cargo build --workspace --bins`) before nextest runs.
 ///
+/// `PHONEBILL_BIN_DIR`, when set, names another directory (e.g. a release build, or a copy
+/// that a concurrent build in a shared target directory cannot overwrite mid-run).
+///
 /// # Panics
 /// When the binary is missing: the test must fail with the command that fixes it, not skip.
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test executable");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
-    let path = profile_dir.join(name);
+    let dir = match std::env::var_os("PHONEBILL_BIN_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let exe = std::env::current_exe().expect("path of the test executable");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("test executable lives in target/<profile>/deps")
+                .to_owned()
+        }
+    };
+    let path = dir.join(name);
     assert!(
         path.is_file(),
         "service binary {} not found; build it first with `cargo build --workspace --bins --locked` \
