@@ -36,6 +36,24 @@ fi
 
 profile=default
 [[ "${CI:-}" == "true" ]] && profile=ci
+# The system tests (crates/system-tests) start a private redis-server and PostgreSQL cluster and
+# kill them; install the server packages if missing (without starting their own services: the
+# machine's servers already use 5432/6379; policy-rc.d exit 101 = "do not start").
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+have_initdb() { command -v initdb || [[ -x /usr/local/bin/initdb ]] || compgen -G '/usr/lib/postgresql/*/bin/initdb'; }
+have_initdb >/dev/null || missing+=(postgresql)
+if ((${#missing[@]})) && command -v apt-get >/dev/null; then
+  echo "installing ${missing[*]} for the system tests"
+  sudo=""; [[ "$(id -u)" != 0 ]] && sudo="sudo"
+  $sudo sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+  $sudo rm -f /usr/sbin/policy-rc.d
+fi
+
+# They also start the service binaries as processes; build them in the same profile as the
+# tests so they are next to the test executables.
+cargo build --workspace --bins --all-features --locked
 cargo nextest run --workspace --all-features --locked --profile "$profile"
 
 # Load-harness smoke run (issue 11): a few seconds at low load against the all-in-one, failing

@@ -7,11 +7,13 @@
 //! instance subscribes, loads all keys after subscribing (so nothing published meanwhile is
 //! missed) and reconnects with capped backoff when Redis drops, reloading on each reconnect.
 //! Without Redis the list is process-local. Redis failures never fail a request: the local
-//! entry is always made, and the error is logged.
+//! entry is always made, and the error is logged. A revocation whose Redis write failed stays
+//! *pending* and is written and published again after the next successful (re)subscription,
+//! so a logout made while Redis was down still reaches the other instances once it is back.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use deadpool_redis::redis::{self, AsyncCommands};
@@ -71,6 +73,8 @@ struct RedisSide {
 struct Inner {
     /// sid → Unix second until which it stays denied.
     local: RwLock<HashMap<String, i64>>,
+    /// Revocations not (yet) known to be in Redis: sid → until. Re-sent after (re)subscribing.
+    pending: Mutex<HashMap<String, i64>>,
     last_purge: AtomicI64,
     redis: Option<RedisSide>,
     subscribed: watch::Sender<bool>,
@@ -98,6 +102,7 @@ impl DenyList {
     pub fn local() -> Self {
         Self(Arc::new(Inner {
             local: RwLock::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
             last_purge: AtomicI64::new(now_unix()),
             redis: None,
             subscribed: watch::channel(false).0,
@@ -127,6 +132,7 @@ impl DenyList {
             .map_err(|e| DenyListError(e.to_string()))?;
         let list = Self(Arc::new(Inner {
             local: RwLock::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
             last_purge: AtomicI64::new(now_unix()),
             redis: Some(RedisSide {
                 pool,
@@ -153,10 +159,39 @@ impl DenyList {
     }
 
     /// Revokes `sid` until `until_unix` (the end of the session's life): locally at once, then
-    /// in Redis (key + publish). A Redis failure is logged, not returned.
+    /// in Redis (key + publish). A Redis failure is logged, not returned; the revocation stays
+    /// pending and is re-sent after the next (re)subscription.
     pub async fn revoke(&self, sid: &str, until_unix: i64) {
         self.insert_local(sid, until_unix);
         let Some(r) = &self.0.redis else { return };
+        // Marked pending before the write: a reconnection racing with a failed write still
+        // finds it. A write that succeeds twice is harmless (same key, same value).
+        self.pending().insert(sid.to_owned(), until_unix);
+        match self.write_revocation(r, sid, until_unix).await {
+            Ok(()) => {
+                self.pending().remove(sid);
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "deny list: Redis write failed; revocation is local until Redis is back"
+            ),
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.0
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the deny key and publishes the revocation (bounded).
+    async fn write_revocation(
+        &self,
+        r: &RedisSide,
+        sid: &str,
+        until_unix: i64,
+    ) -> Result<(), String> {
         let ttl = (until_unix - now_unix()).max(1);
         let payload = serde_json::to_string(&Revoked {
             sid: sid.to_owned(),
@@ -174,13 +209,27 @@ impl DenyList {
                 .map_err(|e| e.to_string())?;
             Ok::<(), String>(())
         };
-        match tokio::time::timeout(REDIS_TIMEOUT * 2, fut).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "deny list: Redis write failed; revocation is local only")
+        tokio::time::timeout(REDIS_TIMEOUT * 2, fut)
+            .await
+            .map_err(|_| "timed out".to_owned())?
+    }
+
+    /// Re-sends the pending revocations (those still in force); `Err` leaves the rest pending.
+    async fn flush_pending(&self, r: &RedisSide) -> Result<usize, String> {
+        let now = now_unix();
+        let entries: Vec<(String, i64)> = {
+            let mut p = self.pending();
+            p.retain(|_, until| *until >= now);
+            p.iter().map(|(s, u)| (s.clone(), *u)).collect()
+        };
+        for (sid, until) in &entries {
+            self.write_revocation(r, sid, *until).await?;
+            let mut p = self.pending();
+            if p.get(sid) == Some(until) {
+                p.remove(sid);
             }
-            Err(_) => tracing::warn!("deny list: Redis write timed out; revocation is local only"),
         }
+        Ok(entries.len())
     }
 
     fn insert_local(&self, sid: &str, until_unix: i64) {
@@ -259,8 +308,12 @@ impl DenyList {
             .map_err(|e| e.to_string())?;
         // Load after subscribing: a revocation published in between is seen either way.
         let loaded = self.load_all(r).await?;
+        // Revocations made here while Redis was unreachable: written and published now, so
+        // the other instances learn them (they load the keys or get the message).
+        let resent = self.flush_pending(r).await?;
         tracing::info!(
             entries = loaded,
+            resent,
             "deny list: subscribed to Redis and loaded revoked sessions"
         );
         self.0.subscribed.send_replace(true);
