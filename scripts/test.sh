@@ -39,6 +39,7 @@ profile=default
 cargo nextest run --workspace --all-features --locked --profile "$profile"
 
 if ! $rust_only; then
+  bash scripts/check-api-fuzz.sh
   bash scripts/check-deploy.sh
   bash scripts/check-terraform.sh
 fi
