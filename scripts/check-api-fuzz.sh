@@ -6,16 +6,16 @@
 #
 #   bash scripts/check-api-fuzz.sh            (scripts/test.sh runs it after the Rust tests)
 #
-# Variables: API_FUZZ_EXAMPLES (examples per operation and phase, default 25), API_FUZZ_SEED
+# Variables: API_FUZZ_EXAMPLES (examples per operation and phase, default 50), API_FUZZ_SEED
 # (default 20250914, so a run can be repeated), API_FUZZ_KEEP=1 keeps the work directory
 # (server log, reports). Installs schemathesis (pinned) into target/venv-schemathesis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-examples="${API_FUZZ_EXAMPLES:-25}"
+examples="${API_FUZZ_EXAMPLES:-50}"
 seed="${API_FUZZ_SEED:-20250914}"
-venv=target/venv-schemathesis
+venv="$PWD/target/venv-schemathesis"
 target_dir="${CARGO_TARGET_DIR:-target}"
 start_time=$(date +%s)
 
@@ -81,12 +81,13 @@ fuzz() {
   local label=$1 name=$2 token=$3
   shift 3
   echo "== schemathesis: $label ($base/v3/api-docs/$name $*)"
-  if ! "$venv/bin/schemathesis" run "$base/v3/api-docs/$name" --url "$base" \
+  # Run from the work directory: schemathesis keeps its replay cache in ./.schemathesis.
+  if ! (cd "$work" && "$venv/bin/schemathesis" run "$base/v3/api-docs/$name" --url "$base" \
       -H "Authorization: Bearer $token" \
       --checks "$checks" --phases examples,coverage,fuzzing \
       --max-examples "$examples" --seed "$seed" --workers 1 \
       --request-timeout 20 --no-color --output-truncate false \
-      --suppress-health-check all "$@" >"$work/$label.txt" 2>&1; then
+      --suppress-health-check all "$@") >"$work/$label.txt" 2>&1; then
     failed+=("$label")
     # Every failure with its curl reproduction.
     sed -n '/^=* FAILURES =*$/,/^=* SUMMARY =*$/p' "$work/$label.txt" | head -300
