@@ -240,19 +240,23 @@ backend_tests!(sql_metacharacters_are_plain_data, |backend| async move {
             .await,
         )
         .await;
-        // An unknown code excludes nothing.
+        // An unknown code excludes nothing; a NUL is refused at the edge (`%00` in the URI).
         let (s, b, _) = app
             .get(
                 &format!("/api/v1/products/available?currentProductCode={}", enc(p)),
                 &t,
             )
             .await;
-        assert_eq!(
-            (s, &b["data"]["totalCount"]),
-            (200, &all),
-            "{}: {b}",
-            what("available")
-        );
+        if p.contains('\u{0}') {
+            assert_failure(s, &b, 400, "MALFORMED_REQUEST", &what("available"));
+        } else {
+            assert_eq!(
+                (s, &b["data"]["totalCount"]),
+                (200, &all),
+                "{}: {b}",
+                what("available")
+            );
+        }
         for q in ["lineNumber", "startDate", "endDate", "page", "size"] {
             let (s, b, _) = app
                 .get(&format!("/api/v1/products/history?{q}={}", enc(p)), &t)
