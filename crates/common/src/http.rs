@@ -176,18 +176,6 @@ async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Respons
         .map_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()), Arc::from);
     let rid = RequestId(id);
     req.extensions_mut().insert(rid.clone());
-    if has_encoded_nul(req.uri()) {
-        // A NUL decoded from `%00` in a path or query value would reach the database, and
-        // PostgreSQL refuses it in text ("invalid byte sequence"): a 500 found by the security
-        // tests. No legitimate value of this API holds a NUL.
-        let resp = request_id::scope(rid.clone(), async {
-            ApiError::new(ErrorCode::MalformedRequest)
-                .details("NUL in the request URI")
-                .into_response()
-        })
-        .await;
-        return with_request_id(resp, &rid);
-    }
     let quiet = req.uri().path().starts_with("/actuator");
     // Field expressions are only evaluated when the span is enabled.
     let span = if quiet {
@@ -260,12 +248,18 @@ fn has_encoded_nul(uri: &http::Uri) -> bool {
         .is_some_and(|pq| pq.as_str().as_bytes().windows(3).any(|w| w == b"%00"))
 }
 
-/// `resp` with the request id header.
-fn with_request_id(mut resp: Response, rid: &RequestId) -> Response {
-    if let Ok(h) = HeaderValue::from_str(rid.as_str()) {
-        resp.headers_mut().insert(request_id::X_REQUEST_ID, h);
+/// Middleware for the services whose path and query values reach PostgreSQL (auth, bill,
+/// product): `%00` in the URI is `400 MALFORMED_REQUEST`. A decoded NUL would otherwise reach the
+/// database, which refuses it in `text` ("invalid byte sequence") and the client saw a 500
+/// (found by the security tests). No legitimate value of this API holds a NUL. The KOS mock,
+/// with its own error shapes and no PostgreSQL, does not use it.
+pub async fn reject_encoded_nul(req: Request, next: Next) -> Response {
+    if has_encoded_nul(req.uri()) {
+        return ApiError::new(ErrorCode::MalformedRequest)
+            .details("NUL in the request URI")
+            .into_response();
     }
-    resp
+    next.run(req).await
 }
 
 /// A handler panic becomes an opaque `500 INTERNAL_ERROR`; the panic text is logged (masked).
