@@ -26,14 +26,6 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
 fi
 py="$venv/bin/python"
 
-# The same build as the test run before it (scripts/test.sh), so this is no rebuild there:
-# `cargo build -p phonebill` alone would resolve features differently and recompile.
-if [[ -z "${API_FUZZ_BIN:-}" ]]; then
-  cargo test --no-run --quiet --workspace --all-features --locked 2>&1 | grep -v '^ *Executable' || true
-fi
-bin="${API_FUZZ_BIN:-$target_dir/debug/phonebill}"
-[[ -x "$bin" ]] || { echo "no phonebill binary at $bin" >&2; exit 1; }
-
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -44,6 +36,17 @@ cleanup() {
   if [[ "${API_FUZZ_KEEP:-}" == "1" ]]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+
+# The same build as the test run before it (scripts/test.sh), so this is no rebuild there:
+# `cargo build -p phonebill` alone would resolve features differently and recompile.
+if [[ -z "${API_FUZZ_BIN:-}" ]]; then
+  if ! cargo test --no-run --quiet --workspace --all-features --locked >"$work/build.log" 2>&1; then
+    cat "$work/build.log" >&2
+    exit 1
+  fi
+fi
+bin="${API_FUZZ_BIN:-$target_dir/debug/phonebill}"
+[[ -x "$bin" ]] || { echo "no phonebill binary at $bin" >&2; exit 1; }
 
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
