@@ -64,6 +64,7 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 "$target_dir/debug/loadtest" --bin-dir "$target_dir/debug" --out-dir "$target_dir/loadtest-smoke" smoke
 
 if ! $rust_only; then
+  bash scripts/check-api-fuzz.sh
   bash scripts/check-deploy.sh
   bash scripts/check-terraform.sh
 fi

@@ -3,6 +3,11 @@
 //! Standalone: `/v3/api-docs` is the service's document, also at `/v3/api-docs/<name>`.
 //! All-in-one: `/v3/api-docs` is an index `{"services": [...]}` and each document sits at
 //! `/v3/api-docs/<name>`. Swagger UI (`/swagger-ui`) lists every document of the process.
+//!
+//! The documents describe what really crosses the wire (the API fuzz run checks every response
+//! against them): success bodies in the envelope ([`Enveloped`], [`MessageEnvelope`]) unless an
+//! endpoint is one of SPEC 1.4's bare bodies, and the failures the shared HTTP stack can give on
+//! any endpoint ([`StandardErrors`]).
 
 use std::sync::Arc;
 
@@ -10,10 +15,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Serialize;
 use serde_json::json;
-use utoipa::Modify;
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::{Modify, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::extract::Path;
@@ -34,6 +41,114 @@ impl Modify for BearerSecurity {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documentation only: a success envelope (SPEC 1.3) carrying `data` of type `T`. Endpoints that
+/// add top-level fields (`resultCode`, the refresh token mirror) still match: the schema does not
+/// forbid extra properties.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enveloped<T> {
+    /// Always `true`.
+    pub success: bool,
+    /// The payload.
+    pub data: T,
+    /// Optional human-readable text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// RFC 3339 in Korea time.
+    pub timestamp: String,
+    /// The request id.
+    #[serde(rename = "traceId")]
+    pub trace_id: String,
+}
+
+/// Documentation only: a success envelope with a message and no `data` (logout, unlock, grant…).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageEnvelope {
+    /// Always `true`.
+    pub success: bool,
+    /// Human-readable text.
+    pub message: String,
+    /// RFC 3339 in Korea time.
+    pub timestamp: String,
+    /// The request id.
+    #[serde(rename = "traceId")]
+    pub trace_id: String,
+}
+
+/// Adds to every operation the failures the shared HTTP stack and extractors can answer on any
+/// endpoint, when the operation does not document that status itself, all as the `ErrorBody`
+/// envelope: `400` (`MALFORMED_REQUEST`: unreadable body, query or path value), `413`
+/// (`PAYLOAD_TOO_LARGE`, operations with a body), `401` (operations with a security
+/// requirement: `UNAUTHORIZED`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`), `403`
+/// (`FORBIDDEN`, same operations) and `503` (`SERVICE_UNAVAILABLE`: request timeout or own
+/// database down). Only for the services whose failures use that envelope (not the KOS mock).
+#[derive(Debug, Clone, Copy)]
+pub struct StandardErrors;
+
+impl StandardErrors {
+    fn add(op: &mut Operation) {
+        let secured = op
+            .security
+            .as_ref()
+            .is_some_and(|reqs| reqs.iter().any(|r| r != &Default::default()));
+        let mut wanted: Vec<(&str, &str)> = vec![
+            (
+                "400",
+                "MALFORMED_REQUEST: unreadable body, query or path value",
+            ),
+            (
+                "503",
+                "SERVICE_UNAVAILABLE: request timeout or own database unreachable",
+            ),
+        ];
+        if op.request_body.is_some() {
+            wanted.push(("413", "PAYLOAD_TOO_LARGE: body over 64 KiB"));
+        }
+        if secured {
+            wanted.push((
+                "401",
+                "UNAUTHORIZED / INVALID_TOKEN / TOKEN_EXPIRED / TOKEN_REVOKED",
+            ));
+            wanted.push(("403", "FORBIDDEN: missing permission"));
+        }
+        for (status, description) in wanted {
+            if op.responses.responses.contains_key(status) {
+                continue;
+            }
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build();
+            op.responses
+                .responses
+                .insert(status.to_owned(), response.into());
+        }
+    }
+}
+
+impl Modify for StandardErrors {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::add(op);
+            }
+        }
     }
 }
 

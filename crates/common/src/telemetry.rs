@@ -184,9 +184,9 @@ pub fn inject_current_context(headers: &mut HeaderMap) {
 #[derive(Debug, Clone, Copy)]
 pub struct MaskingStdout;
 
-/// The writer behind [`MaskingStdout`].
+/// The writer behind [`MaskingStdout`] and [`Masked`]: masks line numbers, then writes to `W`.
 #[derive(Debug)]
-pub struct MaskingWriter(std::io::Stdout);
+pub struct MaskingWriter<W = std::io::Stdout>(W);
 
 impl<'a> MakeWriter<'a> for MaskingStdout {
     type Writer = MaskingWriter;
@@ -195,7 +195,19 @@ impl<'a> MakeWriter<'a> for MaskingStdout {
     }
 }
 
-impl Write for MaskingWriter {
+/// Any log destination behind the same masking as [`MaskingStdout`], so a test that captures
+/// the logs sees exactly what production writes.
+#[derive(Debug, Clone)]
+pub struct Masked<M>(pub M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masked<M> {
+    type Writer = MaskingWriter<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        MaskingWriter(self.0.make_writer())
+    }
+}
+
+impl<W: Write> Write for MaskingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // tracing-subscriber hands over each formatted event in one buffer, so a line number is
         // never split across two calls.

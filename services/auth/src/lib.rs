@@ -23,7 +23,7 @@ use phonebill_common::actuator::{DbHealth, HealthCheck, StartupTaskHealth};
 use phonebill_common::auth::{DenyListError, KeySource, TokenVerifier, VerifierConfig};
 use phonebill_common::db::{Database, DbError, Migrations};
 use phonebill_common::http::ServiceParts;
-use phonebill_common::openapi::BearerSecurity;
+use phonebill_common::openapi::{BearerSecurity, StandardErrors};
 use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -50,7 +50,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "phonebill auth service", description = "See SPEC.md §2 for the wire contract. Login, verify and the user queries answer bare snake_case bodies."),
-    modifiers(&BearerSecurity),
+    modifiers(&BearerSecurity, &StandardErrors),
     paths(
         routes::auth::login, routes::auth::refresh_token, routes::auth::logout,
         routes::auth::verify_token, routes::auth::get_jwks, routes::auth::register,

@@ -21,7 +21,7 @@ use phonebill_common::db::{Database, DbError, Migrations};
 use phonebill_common::history::{self, HistoryTask};
 use phonebill_common::http::ServiceParts;
 use phonebill_common::kos::client::{KosClient, KosClientBuildError};
-use phonebill_common::openapi::BearerSecurity;
+use phonebill_common::openapi::{BearerSecurity, StandardErrors};
 use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -60,7 +60,7 @@ pub const MIGRATIONS: Migrations = Migrations {
         routes::inquiry::get_inquiry_result,
         routes::history::get_history,
     ),
-    modifiers(&BearerSecurity),
+    modifiers(&BearerSecurity, &StandardErrors),
     components(schemas(
         phonebill_common::error::ErrorBody,
         routes::inquiry::InquiryRequest,

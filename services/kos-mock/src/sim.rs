@@ -272,7 +272,8 @@ impl Simulator {
             endpoint,
             mode,
             remaining,
-            until: duration.map(|d| Instant::now() + d),
+            // `checked_add`: an expiry past what `Instant` can hold means "never expires".
+            until: duration.and_then(|d| Instant::now().checked_add(d)),
             delay_ms,
         });
         self.armed.store(faults.len(), Ordering::Release);

@@ -22,7 +22,7 @@ use phonebill_common::db::{Database, Db, DbError, Migrations};
 use phonebill_common::history::{self, HistoryConfig, HistoryTask};
 use phonebill_common::http::ServiceParts;
 use phonebill_common::kos::client::KosClient;
-use phonebill_common::openapi::BearerSecurity;
+use phonebill_common::openapi::{BearerSecurity, StandardErrors};
 use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -50,7 +50,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "phonebill product-change service", description = "See SPEC.md §4 for the wire contract."),
-    modifiers(&BearerSecurity),
+    modifiers(&BearerSecurity, &StandardErrors),
     paths(
         routes::customer::get_customer,
         routes::customer::get_customer_by_path,

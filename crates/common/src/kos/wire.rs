@@ -506,11 +506,13 @@ pub struct FaultRequest {
     /// Number of consecutive calls to affect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
-    /// Or: affect every call for this many seconds.
+    /// Or: affect every call for this many seconds (1–86400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 86400)]
     pub duration_seconds: Option<u64>,
-    /// Delay for `timeout` / `slow`.
+    /// Delay for `timeout` / `slow` (at most 600000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 600000)]
     pub delay_ms: Option<u64>,
 }
 

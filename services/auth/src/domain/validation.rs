@@ -128,6 +128,12 @@ fn dashed_line_ok(s: &str) -> bool {
         && b[4..8].iter().chain(&b[9..]).all(u8::is_ascii_digit)
 }
 
+/// Whether free text holds a control character. NUL in particular: PostgreSQL `text` cannot
+/// store it, so it reached the database and came back as a 500 (found by the security tests).
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
 /// Validates a registration (SPEC 2.8).
 pub fn register(f: RegisterFields) -> Result<RegisterInput, FieldErrors> {
     let mut errors = FieldErrors::new();
@@ -147,6 +153,8 @@ pub fn register(f: RegisterFields) -> Result<RegisterInput, FieldErrors> {
         err("customerId", "고객 ID는 필수입니다");
     } else if customer_id.chars().count() > 20 {
         err("customerId", "고객 ID는 20자 이하여야 합니다");
+    } else if has_control(&customer_id) {
+        err("customerId", "고객 ID에 사용할 수 없는 문자가 있습니다");
     }
     let raw_line = f.line_number.unwrap_or_default();
     let line = if dashed_line_ok(raw_line.trim()) {
@@ -162,6 +170,8 @@ pub fn register(f: RegisterFields) -> Result<RegisterInput, FieldErrors> {
         err("userName", "사용자 이름은 필수입니다");
     } else if user_name.chars().count() > 50 {
         err("userName", "사용자 이름은 50자 이하여야 합니다");
+    } else if has_control(&user_name) {
+        err("userName", "사용자 이름에 사용할 수 없는 문자가 있습니다");
     }
     let password = f.password.unwrap_or_default();
     if !password_meets_policy(&password) {
@@ -258,6 +268,25 @@ mod tests {
         assert!(!password_meets_policy("Ph1!"));
         assert!(!password_meets_policy("Phonebill1!#"));
         assert!(!password_meets_policy(&format!("Aa1!{}", "a".repeat(47))));
+    }
+
+    #[test]
+    fn register_refuses_control_characters_in_free_text() {
+        let e = register(RegisterFields {
+            user_id: Some("newuser01".into()),
+            customer_id: Some("C\u{0}1".into()),
+            line_number: Some("010-1234-9999".into()),
+            user_name: Some("홍\u{7}길동".into()),
+            password: Some("Secure1234!".into()),
+            permissions: Some(vec!["BILL_INQUIRY".into()]),
+        })
+        .expect_err("control characters");
+        assert_eq!(e["customerId"], "고객 ID에 사용할 수 없는 문자가 있습니다");
+        assert_eq!(
+            e["userName"],
+            "사용자 이름에 사용할 수 없는 문자가 있습니다"
+        );
+        assert_eq!(e.len(), 2);
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub struct RefreshData {
 /// `POST /api/v1/auth/refresh`.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
-        (status = 200, description = "Envelope with camelCase data plus access_token, refresh_token, token_type, expires_in at the top level", body = RefreshData),
+        (status = 200, description = "Envelope with camelCase data plus access_token, refresh_token, token_type, expires_in at the top level", body = phonebill_common::openapi::Enveloped<RefreshData>),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
         (status = 401, description = "REFRESH_TOKEN_INVALID / REFRESH_TOKEN_REUSED", body = ErrorBody),
         (status = 403, description = "ACCOUNT_INACTIVE", body = ErrorBody),
@@ -154,7 +154,7 @@ pub async fn refresh_token(
 /// `POST /api/v1/auth/logout`: revokes the bearer token's session (idempotent).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "Logged out"),
+        (status = 200, description = "Logged out", body = phonebill_common::openapi::MessageEnvelope),
         (status = 401, description = "UNAUTHORIZED / INVALID_TOKEN", body = ErrorBody)))]
 pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = bearer_token(&headers)?.ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
@@ -273,7 +273,7 @@ pub struct RegisterData {
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "Envelope with snake_case data", body = RegisterData),
+        (status = 200, description = "Envelope with snake_case data", body = phonebill_common::openapi::Enveloped<RegisterData>),
         (status = 400, description = "VALIDATION_ERROR with fieldErrors", body = ErrorBody),
         (status = 403, description = "FORBIDDEN (privileged codes without ADMIN)", body = ErrorBody),
         (status = 409, description = "USER_ALREADY_EXISTS / LINE_ALREADY_REGISTERED", body = ErrorBody),
@@ -330,7 +330,7 @@ pub struct ChangePasswordParams {
 #[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth", security(("bearer" = [])),
     params(ChangePasswordParams), request_body(content = Option<ChangePasswordParams>),
     responses(
-        (status = 200, description = "Changed; every session of the user is revoked"),
+        (status = 200, description = "Changed; every session of the user is revoked", body = phonebill_common::openapi::MessageEnvelope),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS / UNAUTHORIZED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
@@ -363,7 +363,7 @@ pub async fn change_password(
 #[utoipa::path(post, path = "/api/v1/auth/unlock/{userId}", tag = "auth", security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "Unlocked"),
+        (status = 200, description = "Unlocked", body = phonebill_common::openapi::MessageEnvelope),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody)))]
 pub async fn unlock_user(
@@ -397,7 +397,7 @@ pub struct PermissionsData {
 /// `GET /api/v1/auth/permissions`: the caller's permissions as stored now.
 #[utoipa::path(get, path = "/api/v1/auth/permissions", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "Every code with granted true/false", body = PermissionsData),
+        (status = 200, description = "Every code with granted true/false", body = phonebill_common::openapi::Enveloped<PermissionsData>),
         (status = 401, description = "UNAUTHORIZED / INVALID_TOKEN", body = ErrorBody)))]
 pub async fn get_permissions(
     State(s): State<AppState>,
@@ -440,7 +440,7 @@ pub struct PermissionCheckData {
 #[utoipa::path(post, path = "/api/v1/auth/permissions/check", tag = "auth", security(("bearer" = [])),
     request_body = PermissionCheckRequest,
     responses(
-        (status = 200, description = "hasPermission true/false", body = PermissionCheckData),
+        (status = 200, description = "hasPermission true/false", body = phonebill_common::openapi::Enveloped<PermissionCheckData>),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody)))]
 pub async fn check_permission(
     State(s): State<AppState>,
@@ -483,7 +483,7 @@ pub struct UserInfo {
 /// `GET /api/v1/auth/user-info`.
 #[utoipa::path(get, path = "/api/v1/auth/user-info", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller", body = UserInfo),
+        (status = 200, description = "The caller", body = phonebill_common::openapi::Enveloped<UserInfo>),
         (status = 401, description = "UNAUTHORIZED / INVALID_TOKEN / TOKEN_EXPIRED / TOKEN_REVOKED", body = ErrorBody)))]
 pub async fn get_user_info(
     State(s): State<AppState>,

@@ -170,7 +170,7 @@ fn permission(code: &str) -> Result<Permission, ApiError> {
     params(("userId" = String, Path, description = "User id"),
            ("permissionCode" = String, Path, description = "Permission code (any case)"), GrantQuery),
     responses(
-        (status = 200, description = "Granted (idempotent)"),
+        (status = 200, description = "Granted (idempotent)", body = phonebill_common::openapi::MessageEnvelope),
         (status = 400, description = "VALIDATION_ERROR (grantedBy is not the caller)", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND / PERMISSION_NOT_FOUND", body = ErrorBody)))]
@@ -201,7 +201,7 @@ pub async fn grant_permission(
     params(("userId" = String, Path, description = "User id"),
            ("permissionCode" = String, Path, description = "Permission code (any case)")),
     responses(
-        (status = 200, description = "Revoked (idempotent)"),
+        (status = 200, description = "Revoked (idempotent)", body = phonebill_common::openapi::MessageEnvelope),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND / PERMISSION_NOT_FOUND", body = ErrorBody)))]
 pub async fn revoke_permission(

@@ -404,3 +404,261 @@ async fn login_is_rate_limited_per_ip() {
     assert!((1..=60).contains(&retry));
     assert_eq!(code(&parts(r).await.1), "RATE_LIMITED");
 }
+
+/// User enumeration by timing: an unknown user id is checked against a dummy hash of the same
+/// cost, so it answers like a wrong password in status, code, message and time (at the real
+/// SPEC Argon2 cost; medians of several tries, within a loose ratio for a shared CI machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_user_and_wrong_password_take_the_same_time() {
+    let app = spawn_with(
+        phonebill_test_support::Backend::Sqlite,
+        Opts {
+            env: vec![
+                ("ARGON2_MEMORY_KIB", "19456".into()),
+                ("ARGON2_ITERATIONS", "2".into()),
+                ("ARGON2_PARALLELISM", "1".into()),
+                ("AUTH_RATE_LIMIT_PER_MINUTE", "0".into()),
+                ("LOGIN_MAX_FAILURES", "100".into()),
+            ],
+            ..Opts::default()
+        },
+    )
+    .await;
+    let timed = |user: &'static str| {
+        let app = &app;
+        async move {
+            let t = std::time::Instant::now();
+            let (s, b) = parts(app.login(user, "Wrongpass1!").await).await;
+            (t.elapsed(), s, b)
+        }
+    };
+    // Warm both paths once (connection, caches).
+    timed("nosuchuser").await;
+    timed("mvno001").await;
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    let mut bodies = Vec::new();
+    for _ in 0..7 {
+        let (d, s, b) = timed("nosuchuser").await;
+        unknown.push(d);
+        bodies.push((s, code(&b).to_owned(), b["message"].clone()));
+        let (d, s, b) = timed("mvno001").await;
+        wrong.push(d);
+        bodies.push((s, code(&b).to_owned(), b["message"].clone()));
+    }
+    for (s, c, m) in &bodies {
+        assert_eq!((*s, c.as_str()), (401, "INVALID_CREDENTIALS"));
+        assert_eq!(m, "ID 또는 비밀번호를 확인해주세요");
+    }
+    unknown.sort();
+    wrong.sort();
+    let (mu, mw) = (unknown[3].as_secs_f64(), wrong[3].as_secs_f64());
+    let ratio = mu / mw;
+    println!("login median: unknown user {mu:.4}s, wrong password {mw:.4}s, ratio {ratio:.2}");
+    assert!(
+        (0.5..=2.0).contains(&ratio),
+        "unknown user {mu:.4}s vs wrong password {mw:.4}s (ratio {ratio:.2})"
+    );
+    // Without the dummy hash the unknown user would answer in well under a millisecond.
+    assert!(
+        mu > 0.002,
+        "unknown user answered in {mu:.4}s: no hash was computed"
+    );
+}
+
+/// Strings that break a query built by concatenation, a LIKE pattern, or a C string.
+const SQL_METACHARACTERS: &[&str] = &[
+    "'",
+    "\"",
+    ";",
+    "--",
+    "/*",
+    "%",
+    "_",
+    "\\",
+    "\u{0}",
+    "' OR '1'='1",
+    "admin' --",
+    "'; DROP TABLE auth_users; --",
+    "mvno%",
+    "*/ SELECT 1 /*",
+];
+
+fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+backend_tests!(sql_metacharacters_are_plain_data, |backend| async move {
+    let app = spawn_with(
+        backend,
+        Opts {
+            env: vec![("AUTH_RATE_LIMIT_PER_MINUTE", "0".into())],
+            ..Opts::default()
+        },
+    )
+    .await;
+    let (admin, _) = app.tokens("admin", "Admin1234!").await;
+    let (s, before) = parts(app.get_auth("/api/v1/users", &admin).await).await;
+    assert_eq!(s, 200);
+    let client_error = |s: u16, b: &serde_json::Value, what: &str| {
+        assert!((400..500).contains(&s), "{what}: {s} {b}");
+        assert_eq!(b["success"], false, "{what}: {b}");
+    };
+    for (i, p) in SQL_METACHARACTERS.iter().enumerate() {
+        let what = |f: &str| format!("{f} = {p:?}");
+        let (s, b) = parts(app.login(p, "Phonebill1!").await).await;
+        client_error(s, &b, &what("login userId"));
+        let (s, b) = parts(app.login("mvno003", p).await).await;
+        client_error(s, &b, &what("login password"));
+        let (s, b) = parts(app.refresh(p).await).await;
+        client_error(s, &b, &what("refreshToken"));
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/auth/verify?token={}", enc(p))))
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = parts(r).await;
+        assert!(
+            s == 400 || (s == 200 && b["valid"] == false),
+            "{}: {s} {b}",
+            what("verify")
+        );
+        // Registration: rule-checked fields refuse it; free-text fields store it verbatim.
+        let line = format!("010-7000-{i:04}");
+        for (field, value) in [("userId", *p), ("lineNumber", *p), ("password", *p)] {
+            let mut body = json!({"userId": format!("sq{i}x"), "customerId": "C1", "lineNumber": line,
+                "userName": "n", "password": "Secure1234!", "permissions": ["BILL_INQUIRY"]});
+            body[field] = json!(value);
+            let (s, b) = parts(app.post("/api/v1/auth/register", body).await).await;
+            assert_eq!(
+                (s, code(&b)),
+                (400, "VALIDATION_ERROR"),
+                "{}: {b}",
+                what(field)
+            );
+        }
+        // Free text up to the field limits (customerId: 20 characters).
+        let free: String = p.chars().take(20).collect();
+        let mut body = json!({"userId": format!("sq{i}x"), "customerId": free, "lineNumber": line,
+            "userName": p, "password": "Secure1234!", "permissions": [p]});
+        let (s, b) = parts(app.post("/api/v1/auth/register", body.clone()).await).await;
+        client_error(s, &b, &what("permissions[0]"));
+        body["permissions"] = json!(["BILL_INQUIRY"]);
+        if p.contains('\u{0}') {
+            // A control character is refused (PostgreSQL cannot store NUL: it used to be a 500).
+            let (s, b) = parts(app.post("/api/v1/auth/register", body.clone()).await).await;
+            assert_eq!(
+                (s, code(&b)),
+                (400, "VALIDATION_ERROR"),
+                "{}: {b}",
+                what("customerId")
+            );
+            body["customerId"] = json!("C-nul");
+            body["userName"] = json!("nul");
+        }
+        let stored_customer = body["customerId"].as_str().unwrap().to_owned();
+        let stored_name = body["userName"].as_str().unwrap().to_owned();
+        let (s, b) = parts(app.post("/api/v1/auth/register", body).await).await;
+        assert_eq!(s, 200, "{}: {b}", what("customerId/userName"));
+        let (s, u) = parts(app.get_auth(&format!("/api/v1/users/sq{i}x"), &admin).await).await;
+        assert_eq!(
+            (s, u["customer_id"].as_str(), u["user_name"].as_str()),
+            (
+                200,
+                Some(stored_customer.as_str()),
+                Some(stored_name.as_str())
+            )
+        );
+        // Path and query parameters of the user administration endpoints.
+        for path in [
+            format!("/api/v1/users/{}", enc(p)),
+            format!("/api/v1/users/by-line/{}", enc(p)),
+            format!("/api/v1/users?page={}&size=10", enc(p)),
+        ] {
+            let (s, b) = parts(app.get_auth(&path, &admin).await).await;
+            client_error(s, &b, &path);
+        }
+        let (s, b) = parts(
+            app.get_auth(
+                &format!("/api/v1/users/by-customer/{}", enc(&stored_customer)),
+                &admin,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, b["user_id"].as_str()),
+            (200, Some(format!("sq{i}x").as_str())),
+            "{}: {b}",
+            what("by-customer")
+        );
+        for (method, path) in [
+            (
+                reqwest::Method::POST,
+                format!("/api/v1/auth/unlock/{}", enc(p)),
+            ),
+            (
+                reqwest::Method::POST,
+                format!("/api/v1/users/{}/permissions/ADMIN/grant", enc(p)),
+            ),
+            (
+                reqwest::Method::POST,
+                format!("/api/v1/users/mvno001/permissions/{}/grant", enc(p)),
+            ),
+            (
+                reqwest::Method::DELETE,
+                format!("/api/v1/users/mvno001/permissions/{}", enc(p)),
+            ),
+            (
+                reqwest::Method::POST,
+                format!(
+                    "/api/v1/auth/change-password?userId={}&currentPassword=x&newPassword=y",
+                    enc(p)
+                ),
+            ),
+        ] {
+            let r = app
+                .client
+                .request(method, app.url(&path))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
+            let (s, b) = parts(r).await;
+            client_error(s, &b, &path);
+        }
+        let r = app
+            .client
+            .post(app.url("/api/v1/auth/permissions/check"))
+            .bearer_auth(&admin)
+            .json(&json!({"serviceType": p}))
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = parts(r).await;
+        assert_eq!(
+            (s, code(&b)),
+            (400, "VALIDATION_ERROR"),
+            "{}: {b}",
+            what("serviceType")
+        );
+    }
+    // Tables intact: every earlier user is still there, demo logins still work.
+    let (s, after) = parts(app.get_auth("/api/v1/users", &admin).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        before.as_array().unwrap().len() + SQL_METACHARACTERS.len()
+    );
+    assert_eq!(app.login("mvno001", "Phonebill1!").await.status(), 200);
+    let (_, u) = parts(app.get_auth("/api/v1/users/mvno001", &admin).await).await;
+    assert_eq!(u["permissions"], json!(["BILL_INQUIRY", "PRODUCT_CHANGE"]));
+});

@@ -119,10 +119,10 @@ fn to_filter(p: &HistoryParams, user: &AuthUser) -> Result<HistoryFilter, ApiErr
     get,
     path = "/api/v1/bills/history",
     tag = "bills",
-    security(("bearerAuth" = [])),
+    security(("bearer" = [])),
     params(HistoryParams),
     responses(
-        (status = 200, description = "One page, newest first", body = HistoryPage),
+        (status = 200, description = "One page, newest first", body = phonebill_common::openapi::Enveloped<HistoryPage>),
         (status = 400, description = "VALIDATION_ERROR (dates, page, size, status) or INVALID_LINE_NUMBER", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or LINE_ACCESS_DENIED", body = ErrorBody),

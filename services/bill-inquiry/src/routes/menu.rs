@@ -13,9 +13,9 @@ use crate::service::MenuData;
     get,
     path = "/api/v1/bills/menu",
     tag = "bills",
-    security(("bearerAuth" = [])),
+    security(("bearer" = [])),
     responses(
-        (status = 200, description = "Menu (KOS trouble → six months and a notice message)", body = MenuData),
+        (status = 200, description = "Menu (KOS trouble → six months and a notice message)", body = phonebill_common::openapi::Enveloped<MenuData>),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "No BILL_INQUIRY permission", body = ErrorBody),
     )

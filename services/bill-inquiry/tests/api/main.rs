@@ -12,3 +12,4 @@ mod inquiry;
 mod menu;
 mod migrations;
 mod resilience;
+mod security;

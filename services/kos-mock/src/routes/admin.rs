@@ -30,6 +30,11 @@ pub async fn list_faults(State(app): State<Arc<AppState>>) -> Response {
     reply::ok("장애 주입 목록", app.sim.faults(), codes::SUCCESS)
 }
 
+/// Longest `durationSeconds` a fault may be armed for (a day).
+const MAX_FAULT_SECONDS: u64 = 86_400;
+/// Longest `delayMs` of a `timeout`/`slow` fault (ten minutes).
+const MAX_FAULT_DELAY_MS: u64 = 600_000;
+
 /// Fault arming body as received.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,7 +54,7 @@ pub struct RawFault {
     request_body = FaultRequest,
     responses(
         (status = 200, description = "Armed; `data` lists every armed fault", body = KosEnvelope<Vec<FaultView>>),
-        (status = 400, description = "9001 unknown endpoint or mode", body = KosFailure),
+        (status = 400, description = "9001 unknown endpoint or mode, count 0, durationSeconds outside 1..=86400, delayMs over 600000", body = KosFailure),
         (status = 403, description = "9403 fault injection disabled", body = KosFailure),
     )
 )]
@@ -86,6 +91,17 @@ pub async fn arm_fault(
     };
     if body.count == Some(0) {
         return reply::invalid("count: must be at least 1");
+    }
+    // Bounded so the expiry instant cannot overflow (a huge value panicked the handler into a
+    // 500, found by the API fuzz run) and a scripted delay cannot outlive any client timeout.
+    if body
+        .duration_seconds
+        .is_some_and(|d| !(1..=MAX_FAULT_SECONDS).contains(&d))
+    {
+        return reply::invalid("durationSeconds: must be between 1 and 86400");
+    }
+    if body.delay_ms.is_some_and(|d| d > MAX_FAULT_DELAY_MS) {
+        return reply::invalid("delayMs: must be at most 600000");
     }
     app.sim.add_fault(
         endpoint,

@@ -75,7 +75,10 @@ pub async fn issue_token(
     request_body = ServiceAuthRequest,
     responses(
         (status = 200, description = "Same as `POST /api/kos/auth`", body = KosEnvelope<ServiceAuthData>),
+        (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 401, description = "9401", body = KosFailure),
+        (status = 403, description = "9403 service not on KOS_ALLOWED_SERVICES", body = KosFailure),
+        (status = 429, description = "9429", body = KosFailure),
     )
 )]
 pub async fn issue_token_alias(

@@ -156,7 +156,11 @@ pub async fn create_mock_data(
     path = "/api/v1/mock-datas",
     tag = "kos-mock-data",
     request_body = CreateMockData,
-    responses((status = 200, description = "Same as `POST /api/v1/kos/mock-datas`", body = ApiResponse<CreatedMockData>))
+    responses(
+        (status = 200, description = "Same as `POST /api/v1/kos/mock-datas`", body = ApiResponse<CreatedMockData>),
+        (status = 400, description = "`errorCode` 4000: validation, or the line already exists", body = ApiResponse<String>),
+        (status = 403, description = "`errorCode` 4030: KOS_MOCK_DATA_ENABLED=false", body = ApiResponse<String>),
+    )
 )]
 pub async fn create_mock_data_alias(
     state: State<Arc<AppState>>,
@@ -370,7 +374,11 @@ async fn find(
     path = "/api/v1/kos/mock-datas/customer/product",
     tag = "kos-mock-data",
     params(CustomerQuery),
-    responses((status = 200, description = "Found, or `success:false` with `errorCode` 1001", body = ApiResponse<CustomerProduct>))
+    responses(
+        (status = 200, description = "Found, or `success:false` with `errorCode` 1001", body = ApiResponse<CustomerProduct>),
+        (status = 400, description = "`errorCode` 4000: missing or malformed `customerId` / `lineNumber`", body = ApiResponse<String>),
+        (status = 403, description = "`errorCode` 4030: KOS_MOCK_DATA_ENABLED=false", body = ApiResponse<String>),
+    )
 )]
 pub async fn get_customer_product(
     State(app): State<Arc<AppState>>,
@@ -411,7 +419,11 @@ pub async fn get_customer_product(
     path = "/api/v1/mock-datas/customer/product",
     tag = "kos-mock-data",
     params(CustomerQuery),
-    responses((status = 200, description = "Same as `/api/v1/kos/mock-datas/customer/product`", body = ApiResponse<CustomerProduct>))
+    responses(
+        (status = 200, description = "Same as `/api/v1/kos/mock-datas/customer/product`", body = ApiResponse<CustomerProduct>),
+        (status = 400, description = "`errorCode` 4000: missing or malformed `customerId` / `lineNumber`", body = ApiResponse<String>),
+        (status = 403, description = "`errorCode` 4030: KOS_MOCK_DATA_ENABLED=false", body = ApiResponse<String>),
+    )
 )]
 pub async fn get_customer_product_alias(
     state: State<Arc<AppState>>,
@@ -426,7 +438,11 @@ pub async fn get_customer_product_alias(
     path = "/api/v1/kos/mock-datas/customer/bill",
     tag = "kos-mock-data",
     params(CustomerQuery),
-    responses((status = 200, description = "Found, or `success:false` with `errorCode` 1002", body = ApiResponse<CustomerBills>))
+    responses(
+        (status = 200, description = "Found, or `success:false` with `errorCode` 1002", body = ApiResponse<CustomerBills>),
+        (status = 400, description = "`errorCode` 4000: missing or malformed `customerId` / `lineNumber`", body = ApiResponse<String>),
+        (status = 403, description = "`errorCode` 4030: KOS_MOCK_DATA_ENABLED=false", body = ApiResponse<String>),
+    )
 )]
 pub async fn get_customer_bill(
     State(app): State<Arc<AppState>>,
@@ -478,7 +494,11 @@ pub async fn get_customer_bill(
     path = "/api/v1/mock-datas/customer/bill",
     tag = "kos-mock-data",
     params(CustomerQuery),
-    responses((status = 200, description = "Same as `/api/v1/kos/mock-datas/customer/bill`", body = ApiResponse<CustomerBills>))
+    responses(
+        (status = 200, description = "Same as `/api/v1/kos/mock-datas/customer/bill`", body = ApiResponse<CustomerBills>),
+        (status = 400, description = "`errorCode` 4000: missing or malformed `customerId` / `lineNumber`", body = ApiResponse<String>),
+        (status = 403, description = "`errorCode` 4030: KOS_MOCK_DATA_ENABLED=false", body = ApiResponse<String>),
+    )
 )]
 pub async fn get_customer_bill_alias(
     state: State<Arc<AppState>>,

@@ -237,3 +237,44 @@ async fn faults_disabled_ignores_the_header() {
         .await;
     assert_eq!(s, 403);
 }
+
+/// Found by the API fuzz run: a `durationSeconds` near `u64::MAX` overflowed the expiry instant
+/// and the handler panicked into a `500`. Out-of-range values are a `400 9001` now, and nothing
+/// is armed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_range_fault_durations_are_rejected_not_a_panic() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for body in [
+        json!({ "endpoint": "bill-inquiry", "mode": "error", "durationSeconds": 9_223_372_036_854_775_806u64 }),
+        json!({ "endpoint": "bill-inquiry", "mode": "error", "durationSeconds": 0 }),
+        json!({ "endpoint": "*", "mode": "slow", "count": 1, "delayMs": u64::MAX }),
+    ] {
+        let r = app
+            .client
+            .put(app.url("/api/v1/kos/admin/faults"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(b["resultCode"], "9001", "{b}");
+    }
+    let r = app
+        .client
+        .get(app.url("/api/v1/kos/admin/faults"))
+        .send()
+        .await
+        .unwrap();
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(b["data"], json!([]), "nothing armed: {b}");
+    // The longest allowed duration is accepted.
+    let r = app
+        .client
+        .put(app.url("/api/v1/kos/admin/faults"))
+        .json(&json!({ "endpoint": "bill-inquiry", "mode": "error", "durationSeconds": 86_400 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

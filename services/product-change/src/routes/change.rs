@@ -100,8 +100,8 @@ pub struct ValidationData {
 
 /// Runs the three pre-checks.
 #[utoipa::path(post, path = "/api/v1/products/change/validation", request_body = ChangeBody, tag = "products",
-    security(("bearerAuth" = [])),
-    responses((status = 200, description = "Checks", body = ValidationData),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Checks", body = phonebill_common::openapi::Enveloped<ValidationData>),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody),
         (status = 503, body = phonebill_common::error::ErrorBody)))]
 pub async fn validate_change(
@@ -130,10 +130,10 @@ pub async fn validate_change(
 
 /// Requests the change (idempotent; see SPEC 4.6).
 #[utoipa::path(post, path = "/api/v1/products/change", request_body = ChangeBody, tag = "products",
-    security(("bearerAuth" = [])),
+    security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–64 of [A-Za-z0-9_-]")),
-    responses((status = 200, description = "COMPLETED or FAILED", body = ChangeResult),
-        (status = 202, description = "PROCESSING (Location: result URL)", body = ChangeResult),
+    responses((status = 200, description = "COMPLETED or FAILED", body = phonebill_common::openapi::Enveloped<ChangeResult>),
+        (status = 202, description = "PROCESSING (Location: result URL)", body = phonebill_common::openapi::Enveloped<ChangeResult>),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody),
         (status = 409, body = phonebill_common::error::ErrorBody), (status = 422, body = phonebill_common::error::ErrorBody),
         (status = 503, body = phonebill_common::error::ErrorBody)))]
@@ -229,8 +229,8 @@ pub struct ChangeStatusData {
 
 /// A change's state (owner only).
 #[utoipa::path(get, path = "/api/v1/products/change/{requestId}", tag = "products",
-    params(("requestId" = String, Path, description = "request id")), security(("bearerAuth" = [])),
-    responses((status = 200, description = "State", body = ChangeStatusData),
+    params(("requestId" = String, Path, description = "request id")), security(("bearer" = [])),
+    responses((status = 200, description = "State", body = phonebill_common::openapi::Enveloped<ChangeStatusData>),
         (status = 404, body = phonebill_common::error::ErrorBody)))]
 pub async fn get_change_result(
     State(state): State<AppState>,

@@ -48,8 +48,8 @@ pub struct CustomerData {
 
 /// Customer, line and current product.
 #[utoipa::path(get, path = "/api/v1/products/customer", params(CustomerQuery), tag = "products",
-    security(("bearerAuth" = [])),
-    responses((status = 200, description = "Customer", body = CustomerData),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Customer", body = phonebill_common::openapi::Enveloped<CustomerData>),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody),
         (status = 404, body = phonebill_common::error::ErrorBody), (status = 503, body = phonebill_common::error::ErrorBody),
         (status = 504, body = phonebill_common::error::ErrorBody)))]
@@ -63,8 +63,8 @@ pub async fn get_customer(
 
 /// Alias of the query form.
 #[utoipa::path(get, path = "/api/v1/products/customer/{lineNumber}", tag = "products",
-    params(("lineNumber" = String, Path, description = "line number")), security(("bearerAuth" = [])),
-    responses((status = 200, description = "Customer", body = CustomerData),
+    params(("lineNumber" = String, Path, description = "line number")), security(("bearer" = [])),
+    responses((status = 200, description = "Customer", body = phonebill_common::openapi::Enveloped<CustomerData>),
         (status = 403, body = phonebill_common::error::ErrorBody), (status = 404, body = phonebill_common::error::ErrorBody)))]
 pub async fn get_customer_by_path(
     State(state): State<AppState>,
@@ -132,8 +132,8 @@ pub struct MenuData {
 }
 
 /// The product-change menu of the caller's first line; never fails because of KOS.
-#[utoipa::path(get, path = "/api/v1/products/menu", tag = "products", security(("bearerAuth" = [])),
-    responses((status = 200, description = "Menu", body = MenuData), (status = 403, body = phonebill_common::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/products/menu", tag = "products", security(("bearer" = [])),
+    responses((status = 200, description = "Menu", body = phonebill_common::openapi::Enveloped<MenuData>), (status = 403, body = phonebill_common::error::ErrorBody)))]
 pub async fn get_menu(
     State(state): State<AppState>,
     user: AuthUser,

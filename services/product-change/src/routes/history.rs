@@ -127,8 +127,8 @@ fn date(
 
 /// The caller's change history.
 #[utoipa::path(get, path = "/api/v1/products/history", params(HistoryQuery), tag = "products",
-    security(("bearerAuth" = [])),
-    responses((status = 200, description = "History", body = HistoryData),
+    security(("bearer" = [])),
+    responses((status = 200, description = "History", body = phonebill_common::openapi::Enveloped<HistoryData>),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody)))]
 pub async fn list_history(
     State(state): State<AppState>,

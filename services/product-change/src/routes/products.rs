@@ -31,8 +31,8 @@ pub struct AvailableData {
 
 /// Products on sale.
 #[utoipa::path(get, path = "/api/v1/products/available", params(AvailableQuery), tag = "products",
-    security(("bearerAuth" = [])),
-    responses((status = 200, description = "Products", body = AvailableData),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Products", body = phonebill_common::openapi::Enveloped<AvailableData>),
         (status = 403, body = phonebill_common::error::ErrorBody), (status = 503, body = phonebill_common::error::ErrorBody)))]
 pub async fn list_available(
     State(state): State<AppState>,

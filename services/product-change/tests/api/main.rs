@@ -3,6 +3,7 @@
 
 mod helpers;
 mod resilience;
+mod security;
 
 use std::path::Path;
 
