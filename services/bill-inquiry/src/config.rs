@@ -17,7 +17,7 @@
 //! | `INQUIRY_SYNC_BUDGET_MS` | 5000 | how long `POST /bills/inquiry` waits for KOS before answering `202` (SPEC 3.2 step 4) |
 //! | `BILL_RESULT_RETENTION_HOURS` | 24 | how long a result's `billInfo` is kept for polling (SPEC 3.3) |
 //! | `HISTORY_QUEUE_CAPACITY` | 10000 | history channel size (beyond it requests wait: back-pressure) |
-//! | `HISTORY_BATCH_SIZE` | 200 | rows per history batch |
+//! | `HISTORY_BATCH_SIZE` | 2000 | most rows per history batch (one transaction); a batch takes what is queued, so under load batches grow and the per-commit cost is shared (200 capped the cache-hit path at ≈ 12k req/s on SQLite, docs/benchmarks.md) |
 //! | `HISTORY_LINGER_MS` | 20 | wait for more rows before writing a partial batch |
 //! | `HISTORY_MAX_BACKOFF_MS` | 5000 | longest retry delay while the database is down |
 //! | `HISTORY_FLUSH_DEADLINE_SECONDS` | 20 | how long shutdown may spend flushing history |
@@ -60,7 +60,7 @@ impl Config {
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
         let history = HistoryConfig {
             capacity: env.ranged("HISTORY_QUEUE_CAPACITY", 10_000usize, 1..=1_000_000)?,
-            batch_size: env.ranged("HISTORY_BATCH_SIZE", 200usize, 1..=10_000)?,
+            batch_size: env.ranged("HISTORY_BATCH_SIZE", 2000usize, 1..=10_000)?,
             linger: Duration::from_millis(env.ranged("HISTORY_LINGER_MS", 20u64, 0..=10_000)?),
             max_backoff: Duration::from_millis(env.ranged(
                 "HISTORY_MAX_BACKOFF_MS",

@@ -171,7 +171,12 @@ pub async fn build_with_clock(
         tracker: tracker.clone(),
         cancel: background_cancel.clone(),
     });
-    spawn_retention(&tracker, svc.clone(), deps.shutdown.child_token());
+    spawn_retention(
+        &tracker,
+        svc.clone(),
+        database.clone(),
+        deps.shutdown.child_token(),
+    );
     let state = routes::AppState {
         svc,
         verifier,
@@ -192,9 +197,19 @@ pub async fn build_with_clock(
     })
 }
 
-/// Hourly: drop `billInfo` past the polling retention.
-fn spawn_retention(tracker: &TaskTracker, svc: BillService, cancel: CancellationToken) {
+/// Hourly: drop `billInfo` past the polling retention. The first run waits for the migrations
+/// (on a fresh database the table does not exist until they finish).
+fn spawn_retention(
+    tracker: &TaskTracker,
+    svc: BillService,
+    database: Database,
+    cancel: CancellationToken,
+) {
     tracker.spawn(async move {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            migrated = database.wait_migrated() => if !migrated { return },
+        }
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tokio::select! {

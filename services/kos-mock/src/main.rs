@@ -5,6 +5,13 @@ use phonebill_common::config::{Env, ProcessEnv};
 use phonebill_common::service::Deps;
 use phonebill_kos_mock::Config;
 
+/// mimalloc rather than glibc's allocator: glibc keeps every 19 MiB Argon2 block it ever freed
+/// in the arena of the thread that hashed (its mmap threshold grows to the largest freed block),
+/// so RSS climbed to hundreds of MiB under a login load; mimalloc returns freed memory to the
+/// kernel (docs/benchmarks.md). Same allocator in every binary so measurements compare.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::from_env(Env::new(&ProcessEnv))?;
