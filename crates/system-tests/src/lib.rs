@@ -12,14 +12,17 @@
 //! - [`Service`]: a started service with its base URL; [`Stack`] starts the usual set.
 //! - [`RedisServer`], [`PgCluster`]: private servers a test may stop and restart.
 //! - [`Http`]: a small JSON client that measures every call.
+//! - [`InquiryLoad`]: steady inquiry traffic during an outage, with sent/failed counts.
 
 pub mod http;
+pub mod load;
 pub mod pg;
 pub mod proc;
 pub mod redis;
 pub mod stack;
 
 pub use http::{Http, Resp, metric_sum};
+pub use load::{InquiryLoad, LoadTotals};
 pub use pg::PgCluster;
 pub use proc::{Proc, bin, free_port};
 pub use redis::RedisServer;

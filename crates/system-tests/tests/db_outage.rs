@@ -9,11 +9,9 @@
 //! `kos_call_log` row per KOS call the mock received: zero lost, zero duplicated.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use phonebill_system_tests::{PgCluster, Stack, bounded, metric_sum, month_back};
-use serde_json::json;
+use phonebill_system_tests::{InquiryLoad, LoadTotals, PgCluster, Stack, bounded, metric_sum};
 use sqlx::Connection;
 
 async fn count(url: &str, table: &str) -> Option<i64> {
@@ -60,52 +58,18 @@ async fn database_down_during_history_writes_loses_no_rows() {
             .expect("bill-inquiry-service ready");
         let token = Arc::new(stack.token(&auth).await);
 
-        let sent = Arc::new(AtomicU64::new(0));
-        let failed = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let url = Arc::new(bill.url("/api/v1/bills/inquiry"));
-        // A JoinSet aborts the clients if the test panics.
-        let mut tasks = tokio::task::JoinSet::new();
-        for worker in 0..4u32 {
-            let (sent, failed, stop, token, url) = (
-                sent.clone(),
-                failed.clone(),
-                stop.clone(),
-                token.clone(),
-                url.clone(),
-            );
-            let http = stack.http.clone();
-            tasks.spawn(async move {
-                let mut i = worker;
-                let mut max = Duration::ZERO;
-                while !stop.load(Ordering::Acquire) {
-                    i = i.wrapping_add(1);
-                    let body =
-                        json!({ "lineNumber": "01012345678", "inquiryMonth": month_back(i % 6) });
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    match http
-                        .send(reqwest::Method::POST, &url, Some(&token), Some(&body))
-                        .await
-                    {
-                        Ok(r) if r.status == 200 => max = max.max(r.elapsed),
-                        Ok(r) => {
-                            eprintln!("failed: HTTP {} {}", r.status, r.body);
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            eprintln!("failed: {e}");
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    // Paced: the point is history rows across the outage, not throughput.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                max
-            });
-        }
+        // Paced: the point is history rows across the outage, not throughput.
+        let load = InquiryLoad::start(
+            &stack.http,
+            bill.url("/api/v1/bills/inquiry"),
+            token.clone(),
+            "01012345678",
+            4,
+            Duration::from_millis(10),
+        );
 
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let before_stop = sent.load(Ordering::Relaxed);
+        let before_stop = load.sent();
         pg.pg_stop("fast").await.expect("pg_ctl stop -m fast");
         let stopped = Instant::now();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -124,17 +88,15 @@ async fn database_down_during_history_writes_loses_no_rows() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         tokio::time::sleep(Duration::from_millis(3000).saturating_sub(stopped.elapsed())).await;
-        let during = sent.load(Ordering::Relaxed) - before_stop;
+        let during = load.sent() - before_stop;
         pg.pg_start().await.expect("pg_ctl start");
         let outage = stopped.elapsed();
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        stop.store(true, Ordering::Release);
-        let mut max = Duration::ZERO;
-        while let Some(r) = tasks.join_next().await {
-            max = max.max(r.expect("worker"));
-        }
-        let n = sent.load(Ordering::Relaxed);
-        let failed = failed.load(Ordering::Relaxed);
+        let LoadTotals {
+            sent: n,
+            failed,
+            max,
+        } = load.finish().await;
         assert_eq!(
             failed, 0,
             "inquiries must not fail while the database is down"

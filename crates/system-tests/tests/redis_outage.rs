@@ -12,10 +12,9 @@
 //!   (SPEC 2.5: rejected by every service "in any case before its exp").
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use phonebill_system_tests::{RedisServer, Service, Stack, bounded, month_back};
+use phonebill_system_tests::{InquiryLoad, LoadTotals, RedisServer, Service, Stack, bounded};
 use serde_json::json;
 
 /// Status of `GET /api/v1/bills/menu` with `token`, and the error code.
@@ -83,47 +82,14 @@ async fn redis_killed_mid_load_no_failures_caches_recover_revocations_hold() {
         }
 
         // Load.
-        let sent = Arc::new(AtomicU64::new(0));
-        let failed = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let inquiry = Arc::new(bill.url("/api/v1/bills/inquiry"));
-        // A JoinSet aborts the clients if the test panics.
-        let mut tasks = tokio::task::JoinSet::new();
-        for worker in 0..8u32 {
-            let (sent, failed, stop, token, inquiry) = (
-                sent.clone(),
-                failed.clone(),
-                stop.clone(),
-                load_token.clone(),
-                inquiry.clone(),
-            );
-            let http = stack.http.clone();
-            tasks.spawn(async move {
-                let mut i = worker;
-                let mut max = Duration::ZERO;
-                while !stop.load(Ordering::Acquire) {
-                    i = i.wrapping_add(1);
-                    let body =
-                        json!({ "lineNumber": "01012345678", "inquiryMonth": month_back(i % 6) });
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    match http
-                        .send(reqwest::Method::POST, &inquiry, Some(&token), Some(&body))
-                        .await
-                    {
-                        Ok(r) if r.status == 200 => max = max.max(r.elapsed),
-                        Ok(r) => {
-                            eprintln!("failed: HTTP {} {}", r.status, r.body);
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            eprintln!("failed: {e}");
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                max
-            });
-        }
+        let load = InquiryLoad::start(
+            &stack.http,
+            bill.url("/api/v1/bills/inquiry"),
+            load_token.clone(),
+            "01012345678",
+            8,
+            Duration::ZERO,
+        );
         tokio::time::sleep(Duration::from_millis(1000)).await;
         let l2_before = redis.keys("sys:v1:bill:*").await;
         assert!(!l2_before.is_empty(), "L2 is in use before the outage");
@@ -184,12 +150,7 @@ async fn redis_killed_mid_load_no_failures_caches_recover_revocations_hold() {
         };
         assert_eq!(bill_sees(&stack, &bill, &before).await.0, 401);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        stop.store(true, Ordering::Release);
-        let mut max = Duration::ZERO;
-        while let Some(r) = tasks.join_next().await {
-            max = max.max(r.expect("worker"));
-        }
-        let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+        let LoadTotals { sent, failed, max } = load.finish().await;
         println!(
             "FIGURES redis-outage sent={sent} failed={failed} max_ms={} outage_ms={} \
              l2_written_again_after_ms={} during_outage_logout_seen_by_bill_in_outage={} \

@@ -6,6 +6,8 @@
 //! - [`redis_url`] and [`unique_prefix`]: the test Redis and a per-test key prefix.
 //! - [`init_test_logging`]: logs to the test writer when `TEST_LOG` is set.
 
+pub mod hostile;
+
 use std::sync::Once;
 
 use phonebill_common::config::{DatabaseConfig, DatabaseUrl};

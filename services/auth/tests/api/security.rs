@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use phonebill_common::auth::Claims;
 use phonebill_test_support::backend_tests;
+use phonebill_test_support::hostile::{enc, sql_metacharacters};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -465,34 +466,9 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
     );
 }
 
-/// Strings that break a query built by concatenation, a LIKE pattern, or a C string.
-const SQL_METACHARACTERS: &[&str] = &[
-    "'",
-    "\"",
-    ";",
-    "--",
-    "/*",
-    "%",
-    "_",
-    "\\",
-    "\u{0}",
-    "' OR '1'='1",
-    "admin' --",
-    "'; DROP TABLE auth_users; --",
-    "mvno%",
-    "*/ SELECT 1 /*",
-];
-
-fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// This service's own SQL attacks, after the shared ones.
+fn metacharacters() -> Vec<&'static str> {
+    sql_metacharacters(&["admin' --", "'; DROP TABLE auth_users; --", "mvno%"])
 }
 
 backend_tests!(sql_metacharacters_are_plain_data, |backend| async move {
@@ -511,7 +487,7 @@ backend_tests!(sql_metacharacters_are_plain_data, |backend| async move {
         assert!((400..500).contains(&s), "{what}: {s} {b}");
         assert_eq!(b["success"], false, "{what}: {b}");
     };
-    for (i, p) in SQL_METACHARACTERS.iter().enumerate() {
+    for (i, p) in metacharacters().iter().enumerate() {
         let what = |f: &str| format!("{f} = {p:?}");
         let (s, b) = parts(app.login(p, "Phonebill1!").await).await;
         client_error(s, &b, &what("login userId"));
@@ -656,7 +632,7 @@ backend_tests!(sql_metacharacters_are_plain_data, |backend| async move {
     assert_eq!(s, 200);
     assert_eq!(
         after.as_array().unwrap().len(),
-        before.as_array().unwrap().len() + SQL_METACHARACTERS.len()
+        before.as_array().unwrap().len() + metacharacters().len()
     );
     assert_eq!(app.login("mvno001", "Phonebill1!").await.status(), 200);
     let (_, u) = parts(app.get_auth("/api/v1/users/mvno001", &admin).await).await;
