@@ -303,26 +303,6 @@ async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Respons
     resp
 }
 
-/// Whether the path or query holds `%00` (a NUL once decoded).
-fn has_encoded_nul(uri: &http::Uri) -> bool {
-    uri.path_and_query()
-        .is_some_and(|pq| pq.as_str().as_bytes().windows(3).any(|w| w == b"%00"))
-}
-
-/// Middleware for the services whose path and query values reach PostgreSQL (auth, bill,
-/// product): `%00` in the URI is `400 MALFORMED_REQUEST`. A decoded NUL would otherwise reach the
-/// database, which refuses it in `text` ("invalid byte sequence") and the client saw a 500
-/// (found by the security tests). No legitimate value of this API holds a NUL. The KOS mock,
-/// with its own error shapes and no PostgreSQL, does not use it.
-pub async fn reject_encoded_nul(req: Request, next: Next) -> Response {
-    if has_encoded_nul(req.uri()) {
-        return ApiError::new(ErrorCode::MalformedRequest)
-            .details("NUL in the request URI")
-            .into_response();
-    }
-    next.run(req).await
-}
-
 /// A handler panic becomes an opaque `500 INTERNAL_ERROR`; the panic text is logged (masked).
 fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let text = err

@@ -73,10 +73,6 @@ pub fn router(state: AppState) -> Router {
             delete(users::revoke_permission),
         )
         .with_state(state)
-        // `%00` never reaches a query (PostgreSQL cannot hold NUL in text).
-        .layer(axum::middleware::from_fn(
-            phonebill_common::http::reject_encoded_nul,
-        ))
 }
 
 /// The client's address (for the rate limit and the login history).

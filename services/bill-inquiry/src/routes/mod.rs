@@ -42,8 +42,4 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/bills/history", get(history::get_history))
         .with_state(state)
-        // `%00` never reaches a query (PostgreSQL cannot hold NUL in text).
-        .layer(axum::middleware::from_fn(
-            phonebill_common::http::reject_encoded_nul,
-        ))
 }

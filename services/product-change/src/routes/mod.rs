@@ -51,10 +51,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/products/history", get(history::list_history))
         .with_state(state)
-        // `%00` never reaches a query (PostgreSQL cannot hold NUL in text).
-        .layer(axum::middleware::from_fn(
-            phonebill_common::http::reject_encoded_nul,
-        ))
 }
 
 /// `PRODUCT_CHANGE` or `403 FORBIDDEN`.
