@@ -20,6 +20,7 @@ pub mod kos;
 pub mod line;
 pub mod metrics;
 pub mod openapi;
+pub mod prerendered;
 pub mod request_id;
 pub mod server;
 pub mod service;

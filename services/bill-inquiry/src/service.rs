@@ -19,6 +19,7 @@ use phonebill_common::history::HistoryWriter;
 use phonebill_common::kos::client::{KosClient, KosError};
 use phonebill_common::kos::{BillInfo, BillInquiryRequest, CustomerInfo, codes};
 use phonebill_common::line::LineNumber;
+use phonebill_common::prerendered::Prerendered;
 use phonebill_common::request_id;
 use phonebill_common::time::format_kst;
 use serde::{Deserialize, Serialize};
@@ -51,20 +52,20 @@ pub struct BillResult {
     pub result_code: String,
     /// KOS `data.resultMessage`.
     pub result_message: String,
-    /// The bill.
-    pub bill_info: BillInfo,
+    /// The bill (rendered to JSON once, however many hits serve it).
+    pub bill_info: Prerendered<BillInfo>,
     /// The customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_info: Option<CustomerInfo>,
+    pub customer_info: Option<Prerendered<CustomerInfo>>,
 }
 
 /// The stored SUCCESS payload (`bill_info` column).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredResult {
-    bill_info: BillInfo,
+    bill_info: Prerendered<BillInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    customer_info: Option<CustomerInfo>,
+    customer_info: Option<Prerendered<CustomerInfo>>,
 }
 
 /// `data` of `POST /bills/inquiry` and `GET /bills/inquiry/{requestId}` (SPEC 3.2, 3.3).
@@ -81,10 +82,12 @@ pub struct InquiryData {
     pub result_message: String,
     /// Present on SUCCESS.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bill_info: Option<BillInfo>,
+    #[schema(value_type = Option<BillInfo>)]
+    pub bill_info: Option<Prerendered<BillInfo>>,
     /// Present on SUCCESS.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_info: Option<CustomerInfo>,
+    #[schema(value_type = Option<CustomerInfo>)]
+    pub customer_info: Option<Prerendered<CustomerInfo>>,
     /// Served from L1/L2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached: Option<bool>,
@@ -573,8 +576,8 @@ impl BillService {
                         Some(bill_info) => Ok(Loaded::Value(BillResult {
                             result_code: d.result_code,
                             result_message: d.result_message,
-                            bill_info,
-                            customer_info: d.customer_info,
+                            bill_info: Prerendered::new(bill_info),
+                            customer_info: d.customer_info.map(Prerendered::new),
                         })),
                         None => Err(KosError::Malformed("SUCCESS without billInfo".into())),
                     },
@@ -665,7 +668,8 @@ impl BillService {
         // it from there. Serialising and storing the whole bill on every cache hit made the
         // history writer, not the inquiry, the limit of the hot path (docs/benchmarks.md).
         if !cached {
-            row.bill_info = serde_json::to_value(StoredResult {
+            // The same rendering the response splices in (one serialisation of the bill).
+            row.bill_info = serde_json::to_string(&StoredResult {
                 bill_info: v.bill_info.clone(),
                 customer_info: v.customer_info.clone(),
             })
@@ -709,7 +713,7 @@ impl BillService {
                     < chrono::Duration::from_std(self.d().retention)
                         .unwrap_or(chrono::Duration::MAX);
                 let stored = match row.bill_info.filter(|_| fresh_enough) {
-                    Some(v) => serde_json::from_value::<StoredResult>(v).ok(),
+                    Some(v) => serde_json::from_str::<StoredResult>(&v).ok(),
                     // A cache hit stores no payload: the cache holds it for as long as it is valid.
                     None if fresh_enough && row.from_cache => {
                         self.cached_result(&row.line_number, &row.inquiry_month)

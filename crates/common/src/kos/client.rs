@@ -298,6 +298,9 @@ pub struct KosClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The fixed endpoints' URLs, parsed once: building and parsing the URL text on every call
+    /// was a measurable part of a KOS call (callgrind, docs/benchmarks.md).
+    urls: FixedUrls,
     config: KosClientConfig,
     breaker: CircuitBreaker,
     metrics: Metrics,
@@ -309,6 +312,29 @@ impl std::fmt::Debug for KosClient {
             .field("base_url", &self.inner.config.base_url)
             .field("breaker", &self.inner.breaker)
             .finish()
+    }
+}
+
+/// Parsed URLs of the endpoints without path parameters.
+struct FixedUrls {
+    bill_inquiry: reqwest::Url,
+    product_inquiry: reqwest::Url,
+    product_list: reqwest::Url,
+    product_change: reqwest::Url,
+}
+
+impl FixedUrls {
+    fn new(base_url: &str) -> Result<Self, KosClientBuildError> {
+        let url = |path: &str| {
+            reqwest::Url::parse(&format!("{base_url}{path}"))
+                .map_err(|e| KosClientBuildError(format!("KOS_BASE_URL: {e}")))
+        };
+        Ok(Self {
+            bill_inquiry: url(paths::BILL_INQUIRY)?,
+            product_inquiry: url(paths::PRODUCT_INQUIRY)?,
+            product_list: url(paths::PRODUCT_LIST)?,
+            product_change: url(paths::PRODUCT_CHANGE)?,
+        })
     }
 }
 
@@ -358,9 +384,11 @@ impl KosClient {
             .default_headers(default_headers)
             .build()
             .map_err(|e| KosClientBuildError(e.to_string()))?;
+        let urls = FixedUrls::new(&config.base_url)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
+                urls,
                 config,
                 breaker,
                 metrics: metrics.clone(),
@@ -387,7 +415,7 @@ impl KosClient {
         self.call(
             KosEndpoint::BillInquiry,
             reqwest::Method::POST,
-            paths::BILL_INQUIRY.to_owned(),
+            self.inner.urls.bill_inquiry.clone(),
             Some(req),
             self.inner.config.read_timeout,
             Retry::OnConnectError,
@@ -400,7 +428,12 @@ impl KosClient {
         self.call::<(), _>(
             KosEndpoint::AvailableMonths,
             reqwest::Method::GET,
-            format!("{}/{line}", paths::AVAILABLE_MONTHS),
+            reqwest::Url::parse(&format!(
+                "{}{}/{line}",
+                self.inner.config.base_url,
+                paths::AVAILABLE_MONTHS
+            ))
+            .map_err(|e| KosError::Malformed(format!("request not built: {e}")))?,
             None,
             self.inner.config.read_timeout,
             Retry::OnConnectError,
@@ -416,7 +449,7 @@ impl KosClient {
         self.call(
             KosEndpoint::ProductInquiry,
             reqwest::Method::POST,
-            paths::PRODUCT_INQUIRY.to_owned(),
+            self.inner.urls.product_inquiry.clone(),
             Some(req),
             self.inner.config.read_timeout,
             Retry::OnConnectError,
@@ -429,7 +462,7 @@ impl KosClient {
         self.call::<(), _>(
             KosEndpoint::ProductList,
             reqwest::Method::GET,
-            paths::PRODUCT_LIST.to_owned(),
+            self.inner.urls.product_list.clone(),
             None,
             self.inner.config.read_timeout,
             Retry::OnConnectError,
@@ -446,7 +479,7 @@ impl KosClient {
         self.call(
             KosEndpoint::ProductChange,
             reqwest::Method::POST,
-            paths::PRODUCT_CHANGE.to_owned(),
+            self.inner.urls.product_change.clone(),
             Some(req),
             self.inner.config.change_timeout,
             Retry::Never,
@@ -458,7 +491,7 @@ impl KosClient {
         &self,
         endpoint: KosEndpoint,
         method: reqwest::Method,
-        path: String,
+        url: reqwest::Url,
         body: Option<&B>,
         timeout: Duration,
         retry: Retry,
@@ -468,7 +501,7 @@ impl KosClient {
         T: DeserializeOwned + BusinessResult,
     {
         let first = self
-            .attempt(endpoint, method.clone(), &path, body, timeout)
+            .attempt(endpoint, method.clone(), url.clone(), body, timeout)
             .await;
         match first {
             Err(KosError::Connect(_)) if retry == Retry::OnConnectError => {
@@ -483,7 +516,7 @@ impl KosClient {
                     "retrying KOS read after a connection error"
                 );
                 tokio::time::sleep(delay).await;
-                self.attempt(endpoint, method, &path, body, timeout).await
+                self.attempt(endpoint, method, url, body, timeout).await
             }
             other => other,
         }
@@ -493,7 +526,7 @@ impl KosClient {
         &self,
         endpoint: KosEndpoint,
         method: reqwest::Method,
-        path: &str,
+        url: reqwest::Url,
         body: Option<&B>,
         timeout: Duration,
     ) -> Result<T, KosError>
@@ -511,7 +544,7 @@ impl KosClient {
             }
         };
         let start = Instant::now();
-        let result = self.send::<B, T>(method, path, body, timeout).await;
+        let result = self.send::<B, T>(method, url, body, timeout).await;
         let failed = result
             .as_ref()
             .err()
@@ -541,7 +574,7 @@ impl KosClient {
     async fn send<B, T>(
         &self,
         method: reqwest::Method,
-        path: &str,
+        url: reqwest::Url,
         body: Option<&B>,
         timeout: Duration,
     ) -> Result<T, KosError>
@@ -549,7 +582,6 @@ impl KosClient {
         B: Serialize + ?Sized,
         T: DeserializeOwned + BusinessResult,
     {
-        let url = format!("{}{path}", self.inner.config.base_url);
         let mut headers = HeaderMap::new();
         if let Some(id) = crate::request_id::current()
             && let Ok(v) = HeaderValue::from_str(id.as_str())

@@ -54,8 +54,11 @@ pub struct InquiryRow {
     pub result_message: Option<String>,
     /// `5G 스탠다드 플랜, 81,340원` or the failure text.
     pub result_summary: Option<String>,
-    /// The SUCCESS payload (`{billInfo, customerInfo}`), kept for polling.
-    pub bill_info: Option<serde_json::Value>,
+    /// The SUCCESS payload (`{billInfo, customerInfo}`) as JSON text, kept for polling. Text,
+    /// not a `serde_json::Value`: the row is written far more often than read, and building a
+    /// `Value` and printing it again cost more than the rest of a history row (callgrind,
+    /// docs/benchmarks.md).
+    pub bill_info: Option<String>,
     /// Served from the cache.
     pub from_cache: bool,
     /// When the request arrived.

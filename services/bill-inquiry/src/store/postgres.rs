@@ -38,8 +38,11 @@ fn bu(u: Uuid) -> Uuid {
     u
 }
 
-fn bj_owned(v: Option<&serde_json::Value>) -> Option<sqlx::types::Json<serde_json::Value>> {
-    v.cloned().map(sqlx::types::Json)
+/// JSON text to `jsonb`: bound as raw JSON, so PostgreSQL parses it once and nothing is
+/// re-serialised here. Text that is not JSON (never written by this service) is bound as NULL.
+fn bj_owned(v: Option<&String>) -> Option<sqlx::types::Json<Box<serde_json::value::RawValue>>> {
+    v.and_then(|s| serde_json::value::RawValue::from_string(s.clone()).ok())
+        .map(sqlx::types::Json)
 }
 
 fn gt(row: &DbRow, col: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -54,10 +57,10 @@ fn gu(row: &DbRow, col: &str) -> Result<Uuid, StoreError> {
     Ok(row.try_get(col)?)
 }
 
-fn gj(row: &DbRow, col: &str) -> Result<Option<serde_json::Value>, StoreError> {
+fn gj(row: &DbRow, col: &str) -> Result<Option<String>, StoreError> {
     Ok(row
-        .try_get::<Option<sqlx::types::Json<serde_json::Value>>, _>(col)?
-        .map(|j| j.0))
+        .try_get::<Option<sqlx::types::Json<Box<serde_json::value::RawValue>>>, _>(col)?
+        .map(|j| j.0.get().to_owned()))
 }
 
 impl_bill_store!(PgBillStore);

@@ -46,18 +46,14 @@ fn bu(u: Uuid) -> String {
     u.to_string()
 }
 
-fn bj(v: Option<&serde_json::Value>) -> Option<String> {
-    v.map(serde_json::Value::to_string)
-}
-
 fn parse_t(col: &str, s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
-fn bj_owned(v: Option<&serde_json::Value>) -> Option<String> {
-    bj(v)
+fn bj_owned(v: Option<&String>) -> Option<String> {
+    v.cloned()
 }
 
 fn gt(row: &DbRow, col: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -75,10 +71,8 @@ fn gu(row: &DbRow, col: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
-fn gj(row: &DbRow, col: &str) -> Result<Option<serde_json::Value>, StoreError> {
-    let s: Option<String> = row.try_get(col)?;
-    s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
-        .transpose()
+fn gj(row: &DbRow, col: &str) -> Result<Option<String>, StoreError> {
+    Ok(row.try_get(col)?)
 }
 
 impl_bill_store!(SqliteBillStore);
