@@ -143,7 +143,15 @@ fn addr(port: u16) -> SocketAddr {
 }
 
 fn kos_env(kos: Kos) -> Vec<(String, String)> {
-    let mut env = vec![("KOS_RATE_LIMIT_ENABLED".into(), "false".into())];
+    let mut env = vec![
+        ("KOS_RATE_LIMIT_ENABLED".into(), "false".into()),
+        // One mock process owns its database here, so its line cache need not expire (the 1 s
+        // default on PostgreSQL exists for mock replicas sharing one database). With 2,000
+        // accounts that default made the mock re-read every active line every second; its pool
+        // of 10 starved (acquire > 2 s), our KOS timeout fired and the breaker opened: the right
+        // reaction to a KOS that does not answer, but a measurement of the mock, not of us.
+        ("KOS_LINE_CACHE_TTL_MS".into(), "3600000".into()),
+    ];
     match kos {
         Kos::Instant => env.push(("KOS_SIMULATION".into(), "off".into())),
         Kos::Seed { failures } => {
