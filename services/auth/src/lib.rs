@@ -28,6 +28,7 @@ use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -167,6 +168,7 @@ pub async fn build_with_clock(
             }
         });
     }
+    spawn_session_purge(svc.clone(), database.clone(), deps.shutdown.child_token());
     Ok(App {
         limiter: Arc::new(rate_limit::RateLimiter::new(config.rate_limit_per_minute)),
         config,
@@ -175,6 +177,30 @@ pub async fn build_with_clock(
         service: svc,
         seeded,
     })
+}
+
+/// Daily (first run once migrated): delete sessions and refresh tokens expired for more than
+/// 7 days (SPEC 7.1), so the tables grow with active users, not with every login ever made.
+fn spawn_session_purge(svc: service::AuthService, database: Database, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            migrated = database.wait_migrated() => if !migrated { return },
+        }
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = tick.tick() => match svc.purge_expired_sessions().await {
+                    Ok((sessions, tokens)) if sessions + tokens > 0 => {
+                        tracing::info!(sessions, tokens, "expired sessions purged");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "expired session purge failed"),
+                },
+            }
+        }
+    });
 }
 
 impl App {
@@ -204,6 +230,11 @@ impl App {
             openapi: ApiDoc::openapi(),
             health,
         }
+    }
+
+    /// The use cases of this service (tests drive the daily purge through it).
+    pub fn auth_service(&self) -> service::AuthService {
+        self.service.clone()
     }
 
     /// The verifier of this service (static keys = its own JWKS, its deny list). The all-in-one

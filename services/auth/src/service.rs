@@ -118,9 +118,21 @@ pub fn locked_error(until: DateTime<Utc>, max: u32, lock: Duration) -> ApiError 
         .with_extra("lockedUntil", phonebill_common::time::format_kst(until))
 }
 
+/// How long expired sessions and refresh tokens are kept before the purge (SPEC 7.1).
+pub const EXPIRED_SESSION_RETENTION: chrono::Duration = chrono::Duration::days(7);
+
 impl AuthService {
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Deletes sessions and refresh tokens expired for more than 7 days (SPEC 7.1); returns
+    /// (sessions, tokens) deleted. Run daily by the service; a refresh of a purged token is
+    /// answered like one of an expired token (`REFRESH_TOKEN_INVALID`).
+    pub async fn purge_expired_sessions(&self) -> Result<(u64, u64), StoreError> {
+        self.store
+            .purge_expired(self.now() - EXPIRED_SESSION_RETENTION)
+            .await
     }
 
     fn count_login(&self, result: &str) {

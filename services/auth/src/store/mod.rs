@@ -194,6 +194,9 @@ pub trait UserStore: Send + Sync {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Deletes sessions and refresh tokens that expired before `before` (SPEC 7.1: purged
+    /// daily after 7 days); returns (sessions, tokens) deleted.
+    async fn purge_expired(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
 }
 
 /// The store for `db`'s dialect.

@@ -462,6 +462,27 @@ macro_rules! impl_user_store {
                 .await?;
                 rows.iter().map(session_from_row).collect()
             }
+
+            async fn purge_expired(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // Tokens first (an expired token of a live session goes too), then the sessions;
+                // nothing relies on ON DELETE CASCADE being enabled on the connection.
+                let tokens = sqlx::query(&sql(
+                    "DELETE FROM auth_refresh_tokens WHERE expires_at < $1 OR session_id IN \
+                     (SELECT session_id FROM auth_sessions WHERE expires_at < $1)",
+                ))
+                .bind(bt(before))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let sessions = sqlx::query(&sql("DELETE FROM auth_sessions WHERE expires_at < $1"))
+                    .bind(bt(before))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok((sessions, tokens))
+            }
         }
     };
 }

@@ -326,3 +326,32 @@ async fn login_at_real_argon2_cost() {
     assert_eq!(r.status(), 200);
     assert_eq!(app.login("real01", "Secure1234!").await.status(), 200);
 }
+
+backend_tests!(
+    expired_sessions_are_purged_after_seven_days,
+    |backend| async move {
+        let app = spawn_app(backend).await;
+        // Session 1 (24 h, no auto-login) with two refresh tokens: the first used, the second live.
+        let (_, rt1) = app.tokens("mvno001", "Phonebill1!").await;
+        let (s, b) = parts(app.refresh(&rt1).await).await;
+        assert_eq!(s, 200, "{b}");
+        let rt2 = b["data"]["refreshToken"].as_str().unwrap().to_owned();
+        assert_eq!(app.svc.purge_expired_sessions().await.unwrap(), (0, 0));
+
+        // Expired, but for less than 7 days: kept.
+        app.clock.advance(
+            chrono::Duration::hours(24) + chrono::Duration::days(7) - chrono::Duration::hours(1),
+        );
+        assert_eq!(app.svc.purge_expired_sessions().await.unwrap(), (0, 0));
+        let (_, rt_live) = app.tokens("mvno002", "Phonebill2!").await;
+
+        // Past 7 days: session 1 and both of its tokens go; the fresh session stays.
+        app.clock.advance(chrono::Duration::hours(2));
+        assert_eq!(app.svc.purge_expired_sessions().await.unwrap(), (1, 2));
+        let (s, b) = parts(app.refresh(&rt2).await).await;
+        assert_eq!((s, code(&b)), (401, "REFRESH_TOKEN_INVALID"), "{b}");
+        let (s, b) = parts(app.refresh(&rt_live).await).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(app.svc.purge_expired_sessions().await.unwrap(), (0, 0));
+    }
+);

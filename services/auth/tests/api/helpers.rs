@@ -28,6 +28,7 @@ pub struct TestApp {
     pub keys_dir: Arc<TempDir>,
     pub deps: Deps,
     pub app_verifier: phonebill_common::auth::TokenVerifier,
+    pub svc: phonebill_auth::service::AuthService,
     _data: TempDir,
 }
 
@@ -90,6 +91,7 @@ pub async fn spawn_with(backend: Backend, opts: Opts) -> TestApp {
     assert!(app.database.wait_migrated().await);
     assert!(app.wait_seeded().await);
     let app_verifier = app.verifier();
+    let svc = app.auth_service();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(phonebill_auth::run(app, listener));
@@ -101,6 +103,7 @@ pub async fn spawn_with(backend: Backend, opts: Opts) -> TestApp {
         keys_dir,
         deps,
         app_verifier,
+        svc,
         _data: data,
     }
 }
