@@ -242,6 +242,31 @@ impl Database {
         let mut rx = self.migrated.clone();
         rx.wait_for(|m| *m).await.is_ok()
     }
+
+    /// Runs `job` every `period` until `cancel`, the first time as soon as the migrations have
+    /// finished (on a fresh database the tables do not exist before); returns at once if they
+    /// failed. For a service's maintenance of its own tables (purges); the caller spawns it.
+    pub async fn run_periodically<F, Fut>(
+        self,
+        period: Duration,
+        cancel: CancellationToken,
+        mut job: F,
+    ) where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            migrated = self.wait_migrated() => if !migrated { return },
+        }
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = tick.tick() => job().await,
+            }
+        }
+    }
 }
 
 /// The migration versions found in a folder of `<version>_<name>.sql` files, sorted.

@@ -570,3 +570,56 @@ async fn in_flight_request_completes_during_graceful_shutdown() {
             .is_err()
     );
 }
+
+backend_tests!(
+    periodic_maintenance_runs_only_once_migrated_and_stops_on_cancel,
+    |backend| async move {
+        let db = TestDb::new(backend).await;
+        let shutdown = CancellationToken::new();
+        let database = Database::start(
+            &db.config(),
+            "periodic-test",
+            MIGRATIONS,
+            shutdown.child_token(),
+        )
+        .expect("pool");
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let early = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = CancellationToken::new();
+        let job = {
+            let (runs, early, database) = (runs.clone(), early.clone(), database.clone());
+            move || {
+                let (runs, early, migrated) = (runs.clone(), early.clone(), database.is_migrated());
+                async move {
+                    if !migrated {
+                        early.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        };
+        let handle = tokio::spawn(database.clone().run_periodically(
+            Duration::from_millis(20),
+            stop.clone(),
+            job,
+        ));
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while runs.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("three runs within 10 s");
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(1), handle)
+            .await
+            .expect("the loop ends on cancel")
+            .expect("no panic");
+        assert_eq!(
+            early.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "ran before migrations"
+        );
+        shutdown.cancel();
+    }
+);

@@ -182,25 +182,19 @@ pub async fn build_with_clock(
 /// Daily (first run once migrated): delete sessions and refresh tokens expired for more than
 /// 7 days (SPEC 7.1), so the tables grow with active users, not with every login ever made.
 fn spawn_session_purge(svc: service::AuthService, database: Database, cancel: CancellationToken) {
-    tokio::spawn(async move {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            migrated = database.wait_migrated() => if !migrated { return },
-        }
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                _ = tick.tick() => match svc.purge_expired_sessions().await {
-                    Ok((sessions, tokens)) if sessions + tokens > 0 => {
-                        tracing::info!(sessions, tokens, "expired sessions purged");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "expired session purge failed"),
-                },
+    let day = std::time::Duration::from_secs(24 * 3600);
+    tokio::spawn(database.run_periodically(day, cancel, move || {
+        let svc = svc.clone();
+        async move {
+            match svc.purge_expired_sessions().await {
+                Ok((sessions, tokens)) if sessions + tokens > 0 => {
+                    tracing::info!(sessions, tokens, "expired sessions purged");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "expired session purge failed"),
             }
         }
-    });
+    }));
 }
 
 impl App {

@@ -197,33 +197,25 @@ pub async fn build_with_clock(
     })
 }
 
-/// Hourly: drop `billInfo` past the polling retention. The first run waits for the migrations
-/// (on a fresh database the table does not exist until they finish).
+/// Hourly: drop `billInfo` past the polling retention, once migrated.
 fn spawn_retention(
     tracker: &TaskTracker,
     svc: BillService,
     database: Database,
     cancel: CancellationToken,
 ) {
-    tracker.spawn(async move {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            migrated = database.wait_migrated() => if !migrated { return },
-        }
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                _ = tick.tick() => {
-                    match svc.purge_expired_results().await {
-                        Ok(n) if n > 0 => tracing::info!(rows = n, "expired bill results purged"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "bill result purge failed"),
-                    }
+    tracker.spawn(
+        database.run_periodically(Duration::from_secs(3600), cancel, move || {
+            let svc = svc.clone();
+            async move {
+                match svc.purge_expired_results().await {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, "expired bill results purged"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "bill result purge failed"),
                 }
             }
-        }
-    });
+        }),
+    );
 }
 
 /// Readiness component `kos`: the breaker state (never critical: the breaker handles KOS).

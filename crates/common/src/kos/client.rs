@@ -323,10 +323,15 @@ struct FixedUrls {
     product_change: reqwest::Url,
 }
 
+/// `base_url` (no trailing `/`) followed by `path`.
+fn endpoint_url(base_url: &str, path: &str) -> Result<reqwest::Url, String> {
+    reqwest::Url::parse(&format!("{base_url}{path}")).map_err(|e| e.to_string())
+}
+
 impl FixedUrls {
     fn new(base_url: &str) -> Result<Self, KosClientBuildError> {
         let url = |path: &str| {
-            reqwest::Url::parse(&format!("{base_url}{path}"))
+            endpoint_url(base_url, path)
                 .map_err(|e| KosClientBuildError(format!("KOS_BASE_URL: {e}")))
         };
         Ok(Self {
@@ -428,11 +433,10 @@ impl KosClient {
         self.call::<(), _>(
             KosEndpoint::AvailableMonths,
             reqwest::Method::GET,
-            reqwest::Url::parse(&format!(
-                "{}{}/{line}",
-                self.inner.config.base_url,
-                paths::AVAILABLE_MONTHS
-            ))
+            endpoint_url(
+                &self.inner.config.base_url,
+                &format!("{}/{line}", paths::AVAILABLE_MONTHS),
+            )
             .map_err(|e| KosError::Malformed(format!("request not built: {e}")))?,
             None,
             self.inner.config.read_timeout,
