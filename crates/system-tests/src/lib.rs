@@ -11,6 +11,7 @@
 //!   (SIGTERM, then SIGKILL), its logs printed when the test is failing.
 //! - [`Service`]: a started service with its base URL; [`Stack`] starts the usual set.
 //! - [`RedisServer`], [`PgCluster`]: private servers a test may stop and restart.
+//! - [`TestCa`]: a private CA and server certificate for TLS-only servers.
 //! - [`Http`]: a small JSON client that measures every call.
 //! - [`InquiryLoad`]: steady inquiry traffic during an outage, with sent/failed counts.
 
@@ -20,6 +21,7 @@ pub mod pg;
 pub mod proc;
 pub mod redis;
 pub mod stack;
+pub mod tls;
 
 pub use http::{Http, Resp, metric_sum};
 pub use load::{InquiryLoad, LoadTotals};
@@ -27,6 +29,7 @@ pub use pg::PgCluster;
 pub use proc::{Proc, bin, free_port};
 pub use redis::RedisServer;
 pub use stack::{Service, Stack, current_month, month_back};
+pub use tls::TestCa;
 
 use std::future::Future;
 use std::time::Duration;
