@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, one command (README.md): every Rust test of the workspace against the
-# machine's PostgreSQL and Redis (unit, HTTP integration, both storage backends), then the
+# machine's PostgreSQL and Redis, or private ones it starts when none answer (unit, HTTP
+# integration, both storage backends), then the
 # deployment checks (Helm chart, Kubernetes schemas, checkov, hadolint) and the Terraform checks.
 #
 #   bash scripts/test.sh              everything
@@ -18,17 +19,70 @@ rust_only=false
 export PHONEBILL_TEST_DATABASE_URL="${PHONEBILL_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export PHONEBILL_TEST_REDIS_URL="${PHONEBILL_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
-# PostgreSQL and Redis must answer; start the machine's own servers if they are installed but down.
+# PostgreSQL and Redis must answer. When nothing answers on the addresses the test URLs name
+# (a fresh machine), private servers are started for this run in a temp dir, on free ports, and
+# stopped at the end (by PID / pg_ctl), as the system tests do; the machine's own services are
+# never started, stopped or reconfigured.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-if ! port_open 127.0.0.1 5432 && command -v pg_ctlcluster >/dev/null; then
-  echo "starting PostgreSQL"; pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+host_port() { # URL -> "host port" (defaults: 127.0.0.1, given port)
+  local rest="${1#*://}"; rest="${rest#*@}"; rest="${rest%%/*}"; rest="${rest%%\?*}"
+  local host="${rest%:*}" port="${rest##*:}"
+  [[ "$rest" == *:* ]] || port="$2"
+  echo "${host:-127.0.0.1} $port"
+}
+sudo=""; [[ "$(id -u)" != 0 ]] && sudo="sudo"
+apt_install() { # packages... (without starting their services: policy-rc.d exit 101)
+  command -v apt-get >/dev/null || { echo "cannot install $* (no apt-get)" >&2; return 1; }
+  echo "installing $*"
+  $sudo sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "$@"
+  $sudo rm -f /usr/sbin/policy-rc.d
+}
+pg_bin() { # the newest server tool: PATH, /usr/local/bin or Debian's /usr/lib/postgresql/*/bin
+  command -v "$1" 2>/dev/null && return
+  [[ -x "/usr/local/bin/$1" ]] && { echo "/usr/local/bin/$1"; return; }
+  ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PRIVATE_DIR=""; PRIVATE_REDIS_PID=""; PRIVATE_PG_DATA=""
+as_pg() { if [[ "$(id -u)" == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+stop_private() {
+  [[ -n "$PRIVATE_REDIS_PID" ]] && kill "$PRIVATE_REDIS_PID" 2>/dev/null || true
+  [[ -n "$PRIVATE_PG_DATA" ]] && as_pg "$(pg_bin pg_ctl)" stop -D "$PRIVATE_PG_DATA" -m fast -w >/dev/null 2>&1 || true
+  [[ -n "$PRIVATE_DIR" ]] && rm -rf "$PRIVATE_DIR"
+}
+trap stop_private EXIT
+private_dir() {
+  [[ -n "$PRIVATE_DIR" ]] || { PRIVATE_DIR=$(mktemp -d /tmp/phonebill-test-servers.XXXXXX); chmod 755 "$PRIVATE_DIR"; }
+}
+
+read -r pg_host pg_port < <(host_port "$PHONEBILL_TEST_DATABASE_URL" 5432)
+if ! port_open "$pg_host" "$pg_port"; then
+  [[ -n "$(pg_bin initdb)" ]] || apt_install postgresql
+  private_dir; port=$(free_port); PRIVATE_PG_DATA="$PRIVATE_DIR/pg"
+  [[ "$(id -u)" == 0 ]] && chown postgres: "$PRIVATE_DIR"
+  echo "no PostgreSQL on $pg_host:$pg_port: starting a private one on 127.0.0.1:$port"
+  as_pg "$(pg_bin initdb)" -D "$PRIVATE_PG_DATA" -A trust -U postgres -E UTF8 --no-sync >/dev/null
+  as_pg "$(pg_bin pg_ctl)" start -w -t 60 -D "$PRIVATE_PG_DATA" -l "$PRIVATE_DIR/pg.log" \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $PRIVATE_DIR -c max_connections=300" >/dev/null
+  as_pg "$(pg_bin psql)" -h 127.0.0.1 -p "$port" -U postgres -qc 'CREATE DATABASE test' postgres
+  export PHONEBILL_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/test"
 fi
-if ! port_open 127.0.0.1 6379 && command -v redis-server >/dev/null; then
-  echo "starting Redis"; redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
+read -r redis_host redis_port < <(host_port "$PHONEBILL_TEST_REDIS_URL" 6379)
+if ! port_open "$redis_host" "$redis_port"; then
+  command -v redis-server >/dev/null || apt_install redis-server
+  private_dir; port=$(free_port)
+  echo "no Redis on $redis_host:$redis_port: starting a private one on 127.0.0.1:$port"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$PRIVATE_DIR" \
+    --logfile "$PRIVATE_DIR/redis.log" >/dev/null 2>&1 &
+  PRIVATE_REDIS_PID=$!
+  for _ in $(seq 1 50); do port_open 127.0.0.1 "$port" && break; sleep 0.2; done
+  export PHONEBILL_TEST_REDIS_URL="redis://127.0.0.1:$port"
 fi
-for i in $(seq 1 30); do port_open 127.0.0.1 5432 && port_open 127.0.0.1 6379 && break; sleep 1; done
-port_open 127.0.0.1 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
-port_open 127.0.0.1 6379 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
+read -r pg_host pg_port < <(host_port "$PHONEBILL_TEST_DATABASE_URL" 5432)
+read -r redis_host redis_port < <(host_port "$PHONEBILL_TEST_REDIS_URL" 6379)
+port_open "$pg_host" "$pg_port" || { echo "PostgreSQL is not reachable on $pg_host:$pg_port" >&2; exit 1; }
+port_open "$redis_host" "$redis_port" || { echo "Redis is not reachable on $redis_host:$redis_port" >&2; exit 1; }
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"; cargo install cargo-nextest --locked
@@ -41,15 +95,8 @@ profile=default
 # machine's servers already use 5432/6379; policy-rc.d exit 101 = "do not start").
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
-have_initdb() { command -v initdb || [[ -x /usr/local/bin/initdb ]] || compgen -G '/usr/lib/postgresql/*/bin/initdb'; }
-have_initdb >/dev/null || missing+=(postgresql)
-if ((${#missing[@]})) && command -v apt-get >/dev/null; then
-  echo "installing ${missing[*]} for the system tests"
-  sudo=""; [[ "$(id -u)" != 0 ]] && sudo="sudo"
-  $sudo sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
-  $sudo rm -f /usr/sbin/policy-rc.d
-fi
+[[ -n "$(pg_bin initdb)" ]] || missing+=(postgresql)
+((${#missing[@]})) && apt_install "${missing[@]}"
 
 # They also start the service binaries as processes; build them in the same profile as the
 # tests so they are next to the test executables.
