@@ -50,6 +50,9 @@ stop_private() {
   [[ -n "$PRIVATE_REDIS_PID" ]] && kill "$PRIVATE_REDIS_PID" 2>/dev/null || true
   [[ -n "$PRIVATE_PG_DATA" ]] && as_pg "$(pg_bin pg_ctl)" stop -D "$PRIVATE_PG_DATA" -m fast -w >/dev/null 2>&1 || true
   [[ -n "$PRIVATE_DIR" ]] && rm -rf "$PRIVATE_DIR"
+  # An EXIT trap's last status becomes the script's under `set -e`: a run that started no
+  # private server must still exit 0.
+  return 0
 }
 trap stop_private EXIT
 private_dir() {
