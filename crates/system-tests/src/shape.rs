@@ -1,0 +1,351 @@
+//! The production shape on one machine: every service as two (or more) replicas sharing one
+//! database per service and one Redis, behind the ingress of the chart ([`Haproxy`]).
+//!
+//! What the replicas share is what the chart gives the pods of one Deployment: the same
+//! `DATABASE_URL` (one database per service), the same `REDIS_URL` and key prefix, the same
+//! signing keys in `JWT_KEYS_DIR` (a Key Vault secret mounted in every auth pod). In-cluster
+//! calls (JWKS, KOS) go to a Service address that balances over the replicas, as kube-proxy
+//! does; here that is a second HAProxy front-end per Service ([`ProdShape::service_url`]).
+//!
+//! Where the data lives is a [`Backing`]: the machine's PostgreSQL and Redis by default; the
+//! TLS-only PostgreSQL and Redis Cluster of the production-shape tests plug in the same way
+//! (their URLs and the variables that go with them).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sqlx::Connection;
+
+use crate::ingress::{Haproxy, Route};
+use crate::proc::free_port;
+use crate::stack::{Service, Stack};
+
+/// The four service binaries, in start order (KOS and auth first: the others call them).
+pub const BINARIES: [&str; 4] = [
+    "kos-mock-service",
+    "auth-service",
+    "bill-inquiry-service",
+    "product-change-service",
+];
+
+/// Where the replicas keep their data.
+#[derive(Debug, Clone)]
+pub struct Backing {
+    /// Admin URL of the PostgreSQL server (a database per service is created on it).
+    pub pg_admin_url: String,
+    /// Redis URL and the variables that go with it (`REDIS_CA_CERT`, `REDIS_CLUSTER`, ...).
+    pub redis_env: Vec<(String, String)>,
+}
+
+impl Backing {
+    /// The machine's PostgreSQL and Redis (`PHONEBILL_TEST_DATABASE_URL`,
+    /// `PHONEBILL_TEST_REDIS_URL`).
+    pub fn machine() -> Self {
+        let var = |k: &str, d: &str| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| d.to_owned())
+        };
+        Self {
+            pg_admin_url: var(
+                "PHONEBILL_TEST_DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+            redis_env: vec![(
+                "REDIS_URL".into(),
+                var("PHONEBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
+            )],
+        }
+    }
+}
+
+/// `postgres://u@h:p/db?params` with the database name replaced (query kept).
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// One replica: the running service and how to start it again.
+#[derive(Debug)]
+pub struct Replica {
+    /// The running process.
+    pub svc: Service,
+    /// Its binary.
+    pub binary: &'static str,
+    /// Its process name (`auth-service-0`, ...).
+    pub name: String,
+    /// Its environment (without the common settings of [`Stack::start`]).
+    pub env: Vec<(String, String)>,
+}
+
+/// A running production shape.
+#[derive(Debug)]
+pub struct ProdShape {
+    /// Temp dir, logs and the HTTP client.
+    pub stack: Stack,
+    /// Replicas per binary.
+    pub replicas: BTreeMap<&'static str, Vec<Replica>>,
+    /// The ingress (public routes of the chart) and the in-cluster Service addresses.
+    pub ingress: Haproxy,
+    /// Service address per binary (`http://127.0.0.1:<port>`).
+    pub services: BTreeMap<&'static str, String>,
+    /// The KOS service key the callers use.
+    pub kos_api_key: String,
+    databases: Vec<String>,
+    pg_admin_url: String,
+}
+
+/// Settings every replica gets: a short readiness-503 window before the listener closes (longer
+/// than the ingress's health-check interval, so the ingress stops sending first), and a cheap
+/// Argon2 (login speed is not under test).
+const SHUTDOWN_DELAY_SECONDS: &str = "1";
+
+impl ProdShape {
+    /// Starts `n` replicas of every service on `backing`, and the ingress.
+    pub async fn start(backing: Backing, n: usize) -> anyhow::Result<Self> {
+        let stack = Stack::new();
+        let prefix = format!(
+            "shape{}:",
+            &uuid_like(&stack.path().to_string_lossy())[..10]
+        );
+        let kos_api_key = format!("kos-key-{}", uuid_like(&prefix));
+
+        // One database per service, as deploy/terraform creates them.
+        let mut databases = Vec::new();
+        let mut db_urls = BTreeMap::new();
+        let mut admin = sqlx::PgConnection::connect(&backing.pg_admin_url)
+            .await
+            .with_context(|| "cannot reach the shape's PostgreSQL".to_owned())?;
+        for b in BINARIES {
+            let db = format!(
+                "{}_{}",
+                prefix.trim_end_matches(':'),
+                b.trim_end_matches("-service").replace('-', "_")
+            );
+            sqlx::query(&format!("CREATE DATABASE \"{db}\""))
+                .execute(&mut admin)
+                .await?;
+            db_urls.insert(b, with_database(&backing.pg_admin_url, &db));
+            databases.push(db);
+        }
+        let _ = admin.close().await;
+
+        // The signing key every auth replica mounts.
+        let keys_dir = stack.path().join("jwt-keys");
+        std::fs::create_dir_all(&keys_dir)?;
+        generate_ed25519(&keys_dir.join("k1.pem"))?;
+
+        // Ports first: the Service front-ends must be known before the callers start.
+        let ports: BTreeMap<&'static str, Vec<u16>> = BINARIES
+            .iter()
+            .map(|b| (*b, (0..n).map(|_| free_port()).collect()))
+            .collect();
+        let service_ports: BTreeMap<String, u16> = BINARIES
+            .iter()
+            .map(|b| ((*b).to_owned(), free_port()))
+            .collect();
+        let services: BTreeMap<&'static str, String> = BINARIES
+            .iter()
+            .map(|b| (*b, format!("http://127.0.0.1:{}", service_ports[*b])))
+            .collect();
+
+        let routes: Vec<Route> = crate::ingress::chart_routes(&[])?;
+        let backends: BTreeMap<String, Vec<u16>> = ports
+            .iter()
+            .map(|(b, p)| ((*b).to_owned(), p.clone()))
+            .collect();
+        let ingress = Haproxy::start(stack.path(), &routes, &backends, &service_ports).await?;
+
+        let mut shape = Self {
+            stack,
+            replicas: BTreeMap::new(),
+            ingress,
+            services,
+            kos_api_key,
+            databases,
+            pg_admin_url: backing.pg_admin_url.clone(),
+        };
+        for b in BINARIES {
+            let mut env = shape.env_of(b, &db_urls[b], &backing, &prefix, &keys_dir);
+            env.push((
+                "SHUTDOWN_DELAY_SECONDS".into(),
+                SHUTDOWN_DELAY_SECONDS.into(),
+            ));
+            let started = futures_join(
+                (0..n)
+                    .map(|i| {
+                        let name = format!("{b}-{i}");
+                        let env = env.clone();
+                        let port = ports[b][i];
+                        let stack = &shape.stack;
+                        async move {
+                            let svc = stack.start(b, &name, port, &env).await?;
+                            anyhow::Ok(Replica {
+                                svc,
+                                binary: b,
+                                name,
+                                env,
+                            })
+                        }
+                    })
+                    .collect(),
+            )
+            .await?;
+            shape.replicas.insert(b, started);
+        }
+        Ok(shape)
+    }
+
+    fn env_of(
+        &self,
+        binary: &str,
+        db_url: &str,
+        backing: &Backing,
+        prefix: &str,
+        keys_dir: &Path,
+    ) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), db_url.to_owned()),
+            ("REDIS_KEY_PREFIX".into(), prefix.to_owned()),
+            ("CACHE_KEY_PREFIX".into(), prefix.to_owned()),
+            ("KOS_API_KEY".into(), self.kos_api_key.clone()),
+            (
+                "CORS_ALLOWED_ORIGINS".into(),
+                "http://localhost:3000".into(),
+            ),
+        ];
+        env.extend(backing.redis_env.iter().cloned());
+        let kos = self.services["kos-mock-service"].clone();
+        let jwks = format!(
+            "{}/api/v1/auth/.well-known/jwks.json",
+            self.services["auth-service"]
+        );
+        let more: Vec<(&str, String)> = match binary {
+            "kos-mock-service" => vec![
+                ("KOS_STORE", "database".into()),
+                ("KOS_SIMULATION", "off".into()),
+                ("KOS_REQUIRE_AUTH", "true".into()),
+                ("KOS_RATE_LIMIT_ENABLED", "false".into()),
+                ("KOS_FAULTS_ENABLED", "false".into()),
+            ],
+            "auth-service" => vec![
+                ("JWT_KEYS_DIR", keys_dir.to_string_lossy().into_owned()),
+                ("SEED_DEMO_USERS", "true".into()),
+                ("ARGON2_MEMORY_KIB", "64".into()),
+                ("ARGON2_ITERATIONS", "1".into()),
+                ("TRUST_X_FORWARDED_FOR", "true".into()),
+            ],
+            _ => vec![("JWKS_URL", jwks), ("KOS_BASE_URL", kos)],
+        };
+        env.extend(more.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        env
+    }
+
+    /// `ingress + path`.
+    pub fn url(&self, path: &str) -> String {
+        self.ingress.url(path)
+    }
+
+    /// The in-cluster Service address of `binary` plus `path`.
+    pub fn service_url(&self, binary: &str, path: &str) -> String {
+        format!("{}{path}", self.services[binary])
+    }
+
+    /// The replicas of `binary`.
+    pub fn of(&self, binary: &str) -> &[Replica] {
+        self.replicas.get(binary).map_or(&[], Vec::as_slice)
+    }
+
+    /// A rolling restart of one replica: SIGTERM (readiness turns 503, the ingress drains it,
+    /// the process exits), then the same replica started again on its port, ready.
+    pub async fn restart(&mut self, binary: &str, i: usize, grace: Duration) -> anyhow::Result<()> {
+        let stack = &self.stack;
+        let r = self
+            .replicas
+            .get_mut(binary)
+            .and_then(|v| v.get_mut(i))
+            .with_context(|| format!("no replica {binary}-{i}"))?;
+        r.svc.proc.sigterm();
+        let status = r.svc.proc.wait_exit(grace).await;
+        match status {
+            Some(s) if s.success() => {}
+            Some(s) => bail!("{} exited with {s}\n{}", r.name, r.svc.proc.logs_tail(40)),
+            None => bail!("{} did not exit within {grace:?}", r.name),
+        }
+        r.svc = stack.start(r.binary, &r.name, r.svc.port, &r.env).await?;
+        // Back in the ingress once a health check sees readiness 200.
+        tokio::time::sleep(crate::ingress::CHECK_INTERVAL * 2).await;
+        Ok(())
+    }
+}
+
+impl Drop for ProdShape {
+    fn drop(&mut self) {
+        // Stop the replicas before their databases go.
+        self.replicas.clear();
+        let (admin, dbs) = (
+            self.pg_admin_url.clone(),
+            std::mem::take(&mut self.databases),
+        );
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    for db in dbs {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                    }
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Runs the futures concurrently and collects their results in order.
+async fn futures_join<T>(
+    futs: Vec<impl std::future::Future<Output = anyhow::Result<T>>>,
+) -> anyhow::Result<Vec<T>> {
+    futures::future::join_all(futs).await.into_iter().collect()
+}
+
+/// A short lowercase hex tag derived from `seed` and the clock (database and key names).
+fn uuid_like(seed: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    seed.hash(&mut h);
+    std::time::SystemTime::now().hash(&mut h);
+    std::process::id().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// An Ed25519 private key, PKCS#8 PEM (what `JWT_KEYS_DIR` holds), made by openssl.
+pub fn generate_ed25519(path: &Path) -> anyhow::Result<PathBuf> {
+    let out = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(path)
+        .output()
+        .context("cannot run openssl")?;
+    if !out.status.success() {
+        bail!("openssl genpkey: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(path.to_owned())
+}
