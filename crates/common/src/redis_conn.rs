@@ -200,7 +200,7 @@ impl ConnectionLike for RedisConn {
 
 enum Mode {
     Single,
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 struct Inner {
@@ -300,10 +300,9 @@ impl RedisClient {
             if let Some(c) = &certs {
                 b = b.certs(c.clone());
             }
-            Mode::Cluster(
-                b.build()
-                    .map_err(|e| setup("REDIS_CLUSTER", format!("cluster client: {e}")))?,
-            )
+            Mode::Cluster(Box::new(b.build().map_err(|e| {
+                setup("REDIS_CLUSTER", format!("cluster client: {e}"))
+            })?))
         } else {
             Mode::Single
         };

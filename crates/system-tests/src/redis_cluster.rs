@@ -313,8 +313,8 @@ impl RedisCluster {
     }
 }
 
-/// Parses `CLUSTER NODES` lines: `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch>
-/// <link> <slot> ...`.
+/// Parses `CLUSTER NODES` lines, each
+/// `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot>...`.
 fn parse_nodes(text: &str) -> Vec<NodeInfo> {
     text.lines()
         .filter_map(|line| {

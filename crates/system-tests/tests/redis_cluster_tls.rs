@@ -463,6 +463,9 @@ async fn refuses_to_start(stack: &Stack, name: &str, env: &[(&str, String)], var
     );
 }
 
+/// One bad configuration: its name, its environment and the variable the error must name.
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_redis_configuration_is_a_start_up_error_naming_the_variable() {
     bounded(Duration::from_secs(120), async {
@@ -477,7 +480,7 @@ async fn bad_redis_configuration_is_a_start_up_error_naming_the_variable() {
         let good_ca = ca.ca_cert.to_string_lossy().into_owned();
         let seed = cluster.seed_url();
         let port = cluster.ports()[0];
-        let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (
                 "wrong-ca",
                 vec![
