@@ -8,7 +8,6 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use phonebill_common::cache::{Cache, CacheConfig, CacheKey, Family, Loaded};
 use phonebill_common::metrics::Metrics;
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -101,7 +100,7 @@ fn hits(c: &mut Criterion) {
         let writer = Cache::new(
             CacheConfig {
                 prefix: prefix.clone(),
-                redis_url: Some(SecretString::from(redis_url())),
+                redis: Some(phonebill_common::redis_conn::RedisConfig::new(redis_url())),
                 ..CacheConfig::default()
             },
             &m,
@@ -113,7 +112,7 @@ fn hits(c: &mut Criterion) {
         let reader = Cache::new(
             CacheConfig {
                 prefix: prefix.clone(),
-                redis_url: Some(SecretString::from(redis_url())),
+                redis: Some(phonebill_common::redis_conn::RedisConfig::new(redis_url())),
                 l1_capacity: 1,
                 l1_ttl: Duration::from_nanos(1),
                 ..CacheConfig::default()

@@ -21,6 +21,7 @@ pub mod line;
 pub mod metrics;
 pub mod openapi;
 pub mod prerendered;
+pub mod redis_conn;
 pub mod request_id;
 pub mod server;
 pub mod service;

@@ -72,14 +72,15 @@ impl Deps {
 }
 
 impl Deps {
-    /// The shared deny list if the process gave one, else a new one from `cfg`.
-    pub fn deny_list_or_start(
+    /// The shared deny list if the process gave one, else a new one from `cfg`, after the
+    /// Redis start-up check (a misconfigured Redis is an error naming the variable).
+    pub async fn deny_list_or_start(
         &self,
         cfg: &crate::auth::DenyListConfig,
     ) -> Result<crate::auth::DenyList, crate::auth::DenyListError> {
         match &self.deny_list {
             Some(shared) => Ok(shared.clone()),
-            None => crate::auth::DenyList::start(cfg, self.shutdown.child_token()),
+            None => crate::auth::DenyList::start_checked(cfg, self.shutdown.child_token()).await,
         }
     }
 }

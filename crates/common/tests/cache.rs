@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use deadpool_redis::redis;
 use phonebill_common::cache::{
     Cache, CacheConfig, CacheKey, Cached, Family, Invalidate, Loaded, Negative, Source,
 };
 use phonebill_common::metrics::Metrics;
-use secrecy::SecretString;
+use phonebill_common::redis_conn::RedisConfig;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -34,7 +33,7 @@ fn unique_prefix() -> String {
 fn config(prefix: &str, url: Option<String>) -> CacheConfig {
     CacheConfig {
         prefix: prefix.to_owned(),
-        redis_url: url.map(SecretString::from),
+        redis: url.map(RedisConfig::new),
         ..CacheConfig::default()
     }
 }

@@ -166,8 +166,10 @@ pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
     // One deny list for the whole process: a logout in auth must reach bill and product at once,
     // with or without Redis.
     let deny_cfg = phonebill_common::auth::DenyListConfig::from_env(env)?;
-    let deny = phonebill_common::auth::DenyList::start(&deny_cfg, deps.shutdown.child_token())
-        .map_err(|e| service_err("deny-list")(&e))?;
+    let deny =
+        phonebill_common::auth::DenyList::start_checked(&deny_cfg, deps.shutdown.child_token())
+            .await
+            .map_err(|e| service_err("deny-list")(&e))?;
     deps.deny_list = Some(deny);
     // One cache too: product-change invalidates bill entries, and without Redis only a shared
     // L1 can carry that.

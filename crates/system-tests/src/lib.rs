@@ -11,6 +11,8 @@
 //!   (SIGTERM, then SIGKILL), its logs printed when the test is failing.
 //! - [`Service`]: a started service with its base URL; [`Stack`] starts the usual set.
 //! - [`RedisServer`], [`PgCluster`]: private servers a test may stop and restart.
+//! - [`RedisCluster`]: a private TLS-only Redis Cluster (3 masters + 3 replicas) whose masters a
+//!   test may kill.
 //! - [`TestCa`]: a private CA and server certificate for TLS-only servers.
 //! - [`Http`]: a small JSON client that measures every call.
 //! - [`Haproxy`], [`chart_routes`]: the ingress, with the routes of the chart's Ingress.
@@ -23,6 +25,7 @@ pub mod load;
 pub mod pg;
 pub mod proc;
 pub mod redis;
+pub mod redis_cluster;
 pub mod shape;
 pub mod stack;
 pub mod tls;
@@ -33,6 +36,7 @@ pub use load::{InquiryLoad, LoadTotals};
 pub use pg::PgCluster;
 pub use proc::{Proc, bin, free_port};
 pub use redis::RedisServer;
+pub use redis_cluster::RedisCluster;
 pub use shape::{Backing, ProdShape, Replica};
 pub use stack::{Service, Stack, current_month, month_back};
 pub use tls::TestCa;

@@ -11,6 +11,8 @@
 //! | `JWT_ACTIVE_KID` | lexicographically last kid | the key that signs new tokens |
 //! | `DATA_DIR` | `./data` | local mode: the generated key is kept at `$DATA_DIR/jwt/<kid>.pem` (mode 0600) |
 //! | `REDIS_URL` | unset | deny-list replication (DESIGN decision 4); unset = process-local |
+//! | `REDIS_CLUSTER` | `false` | `true`: Redis Cluster protocol, `REDIS_URL` = one seed node (docs/architecture.md decision 12) |
+//! | `REDIS_CA_CERT` | unset (webpki roots) | PEM bundle of the private CA of a `rediss://` Redis |
 //! | `REDIS_KEY_PREFIX` | empty | prefix of the deny-list keys and channel |
 //! | `SEED_DEMO_USERS` | `false` | seed the SPEC §8 users after migrations (idempotent) |
 //! | `LOGIN_MAX_FAILURES` | 5 | consecutive wrong passwords that lock an account (1..=100) |

@@ -125,7 +125,7 @@ pub async fn build_with_clock(
     )?;
     let keyring = keys::Keyring::load(&config.keys)?;
     tracing::info!(active_kid = %keyring.active().kid(), keys = keyring.jwks().keys.len(), "JWT signing keys loaded");
-    let deny = deps.deny_list_or_start(&config.deny)?;
+    let deny = deps.deny_list_or_start(&config.deny).await?;
     let verifier = TokenVerifier::new(
         VerifierConfig::new(
             config.issuer.clone(),

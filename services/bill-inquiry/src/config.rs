@@ -8,6 +8,8 @@
 //! | `JWKS_TIMEOUT_MS` | 3000 | bound on one JWKS fetch |
 //! | `JWT_ISSUER` / `JWT_AUDIENCE` | `phonebill-auth` / `phonebill` | required `iss` / `aud` |
 //! | `REDIS_URL` | unset | L2 cache and the replicated deny list; unset = process-local only |
+//! | `REDIS_CLUSTER` | `false` | `true`: Redis Cluster protocol, `REDIS_URL` = one seed node (docs/architecture.md decision 12) |
+//! | `REDIS_CA_CERT` | unset (webpki roots) | PEM bundle of the private CA of a `rediss://` Redis |
 //! | `DENY_LIST_KEY_PREFIX` | see `common::auth` | deny-list key prefix |
 //! | `KOS_BASE_URL` | `http://localhost:8084` | KOS (the mock) |
 //! | `KOS_CONNECT_TIMEOUT_MS`, `KOS_TIMEOUT_MS`, `KOS_RETRY_DELAY_MS` | 1000, 3000, 200 | KOS client (`common::kos::client`) |

@@ -142,7 +142,7 @@ pub async fn build_with_clock(
         deps.shutdown.child_token(),
     )?;
     let store = store::for_db(&database.db);
-    let deny = deps.deny_list_or_start(&config.deny)?;
+    let deny = deps.deny_list_or_start(&config.deny).await?;
     let verifier =
         TokenVerifier::new(config.verifier.clone(), deny).with_metrics(deps.metrics.clone());
     let cache = deps.cache_or_new(&config.cache)?;

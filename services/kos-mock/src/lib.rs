@@ -190,6 +190,7 @@ pub async fn build(
     };
     let deny = deps
         .deny_list_or_start(&config.deny)
+        .await
         .map_err(|e| BuildError::Config(e.to_string()))?;
     let users = phonebill_common::auth::TokenVerifier::new(config.user_tokens.clone(), deny)
         .with_metrics(deps.metrics.clone());

@@ -8,6 +8,8 @@
 //! | `JWKS_TIMEOUT_MS` | 3000 | bound on one JWKS fetch |
 //! | `JWT_ISSUER` / `JWT_AUDIENCE` | `phonebill-auth` / `phonebill` | required `iss` / `aud` |
 //! | `REDIS_URL` | unset | L2 cache, cache invalidation pub/sub and the session deny list; unset = process-local |
+//! | `REDIS_CLUSTER` | `false` | `true`: Redis Cluster protocol, `REDIS_URL` = one seed node (docs/architecture.md decision 12) |
+//! | `REDIS_CA_CERT` | unset (webpki roots) | PEM bundle of the private CA of a `rediss://` Redis |
 //! | `REDIS_KEY_PREFIX` | empty | prefix of the deny-list keys |
 //! | `CACHE_*` | see [`phonebill_common::cache`] | two-level cache (`CACHE_KEY_PREFIX`, `CACHE_L1_TTL_SECONDS`, `CACHE_TTL_PRODUCT_CUSTOMER_SECONDS`, …) |
 //! | `KOS_BASE_URL` | `http://localhost:8084` | the KOS (mock) |

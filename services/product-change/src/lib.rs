@@ -115,6 +115,7 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
     };
     let deny = deps
         .deny_list_or_start(&config.deny)
+        .await
         .map_err(|e| BuildError::Setup(e.to_string()))?;
     let verifier =
         TokenVerifier::new(config.verifier.clone(), deny).with_metrics(deps.metrics.clone());

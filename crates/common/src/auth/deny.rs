@@ -2,29 +2,33 @@
 //!
 //! Every instance keeps the revoked session ids in memory, each with the instant until which it
 //! must stay denied (the end of the session's life; after that its tokens are expired anyway).
-//! With Redis, a revocation is also written as the key `{prefix}auth:deny:{sid}` (value: the
-//! Unix expiry, TTL: the remaining session life) and published on `{prefix}auth:revoked`; every
-//! instance subscribes, loads all keys after subscribing (so nothing published meanwhile is
-//! missed) and reconnects with capped backoff when Redis drops, reloading on each reconnect.
+//! With Redis, a revocation is also added to the sorted set `{prefix}auth:denied` (member: the
+//! sid, score: the Unix second until which it stays denied) and published on
+//! `{prefix}auth:revoked`; every instance subscribes, loads the set after subscribing (so
+//! nothing published meanwhile is missed) and reconnects with capped backoff when Redis drops,
+//! reloading on each reconnect. One key, not one key per session: a Redis Cluster refuses
+//! `SCAN` + `MGET` across slots, and one sorted set is read with one `ZRANGEBYSCORE` on any
+//! deployment (docs/architecture.md, "One Redis abstraction"). Entries whose sessions are over
+//! are pruned by score on every write.
 //! Without Redis the list is process-local. Redis failures never fail a request: the local
 //! entry is always made, and the error is logged. A revocation whose Redis write failed stays
 //! *pending* and is written and published again after the next successful (re)subscription,
-//! so a logout made while Redis was down still reaches the other instances once it is back.
+//! so a logout made while Redis was down still reaches the other instances once it is back;
+//! pending revocations are also retried every second while subscribed (on a cluster the
+//! subscription may live on a node that stayed up while the set's master failed over).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use deadpool_redis::redis::{self, AsyncCommands};
-use futures::StreamExt;
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::actuator::{ComponentHealth, HealthCheck};
 use crate::config::{ConfigError, Env};
+use crate::redis_conn::{RedisClient, RedisConfig};
 
 /// Bound on every Redis command and connection attempt.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -34,18 +38,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Where the deny list is replicated.
 #[derive(Debug, Clone, Default)]
 pub struct DenyListConfig {
-    /// `REDIS_URL`; `None` keeps the list process-local.
-    pub redis_url: Option<SecretString>,
+    /// Redis (`REDIS_URL`, `REDIS_CLUSTER`, `REDIS_CA_CERT`); `None` keeps the list
+    /// process-local.
+    pub redis: Option<RedisConfig>,
     /// `REDIS_KEY_PREFIX` (default empty): prepended to every key and channel, so tests and
     /// environments sharing one Redis stay apart.
     pub key_prefix: String,
 }
 
 impl DenyListConfig {
-    /// Reads `REDIS_URL` and `REDIS_KEY_PREFIX`.
+    /// Reads `REDIS_URL`, `REDIS_CLUSTER`, `REDIS_CA_CERT` and `REDIS_KEY_PREFIX`.
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            redis_url: crate::config::redis_url(env)?,
+            redis: RedisConfig::from_env(env)?,
             key_prefix: env.string("REDIS_KEY_PREFIX").unwrap_or_default(),
         })
     }
@@ -64,10 +69,10 @@ struct Revoked {
 }
 
 struct RedisSide {
-    pool: deadpool_redis::Pool,
-    client: redis::Client,
+    client: RedisClient,
     channel: String,
-    key_prefix: String,
+    /// The sorted set of revocations.
+    key: String,
 }
 
 struct Inner {
@@ -109,42 +114,51 @@ impl DenyList {
         }))
     }
 
-    /// A list replicated through Redis when `cfg.redis_url` is set (the subscriber task runs
+    /// A list replicated through Redis when `cfg.redis` is set (the subscriber task runs
     /// until `cancel`), else [`DenyList::local`]. Must be called inside a tokio runtime.
     pub fn start(cfg: &DenyListConfig, cancel: CancellationToken) -> Result<Self, DenyListError> {
-        let Some(url) = &cfg.redis_url else {
+        let Some(redis) = &cfg.redis else {
             return Ok(Self::local());
         };
-        let url = url.expose_secret();
-        let client = redis::Client::open(url).map_err(|e| DenyListError(e.to_string()))?;
-        let mut pool_cfg = deadpool_redis::Config::from_url(url);
-        pool_cfg.pool = Some(deadpool_redis::PoolConfig {
-            max_size: 8,
-            timeouts: deadpool_redis::Timeouts {
-                wait: Some(REDIS_TIMEOUT),
-                create: Some(REDIS_TIMEOUT),
-                recycle: Some(REDIS_TIMEOUT),
-            },
-            ..Default::default()
-        });
-        let pool = pool_cfg
-            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        let client =
+            RedisClient::new(redis, REDIS_TIMEOUT).map_err(|e| DenyListError(e.to_string()))?;
+        Ok(Self::start_with(client, cfg, cancel))
+    }
+
+    /// [`DenyList::start`] after the Redis start-up check ([`RedisClient::preflight`]): a
+    /// wrong CA, password or `REDIS_CLUSTER` is an error naming the variable; an unreachable
+    /// Redis is not (the list starts and catches up when Redis is back).
+    pub async fn start_checked(
+        cfg: &DenyListConfig,
+        cancel: CancellationToken,
+    ) -> Result<Self, DenyListError> {
+        let Some(redis) = &cfg.redis else {
+            return Ok(Self::local());
+        };
+        let client =
+            RedisClient::new(redis, REDIS_TIMEOUT).map_err(|e| DenyListError(e.to_string()))?;
+        client
+            .preflight()
+            .await
             .map_err(|e| DenyListError(e.to_string()))?;
+        Ok(Self::start_with(client, cfg, cancel))
+    }
+
+    fn start_with(client: RedisClient, cfg: &DenyListConfig, cancel: CancellationToken) -> Self {
         let list = Self(Arc::new(Inner {
             local: RwLock::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
             last_purge: AtomicI64::new(now_unix()),
             redis: Some(RedisSide {
-                pool,
                 client,
                 channel: format!("{}auth:revoked", cfg.key_prefix),
-                key_prefix: format!("{}auth:deny:", cfg.key_prefix),
+                key: format!("{}auth:denied", cfg.key_prefix),
             }),
             subscribed: watch::channel(false).0,
         }));
         let task = list.clone();
         tokio::spawn(async move { task.subscriber(cancel).await });
-        Ok(list)
+        list
     }
 
     /// Whether Redis replication is configured.
@@ -185,26 +199,40 @@ impl DenyList {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Writes the deny key and publishes the revocation (bounded).
+    /// Adds the revocation to the set (pruning ended sessions) and publishes it (bounded).
     async fn write_revocation(
         &self,
         r: &RedisSide,
         sid: &str,
         until_unix: i64,
     ) -> Result<(), String> {
-        let ttl = (until_unix - now_unix()).max(1);
         let payload = serde_json::to_string(&Revoked {
             sid: sid.to_owned(),
             exp: until_unix,
         })
         .unwrap_or_default();
-        let key = format!("{}{sid}", r.key_prefix);
         let fut = async {
-            let mut conn = r.pool.get().await.map_err(|e| e.to_string())?;
-            conn.set_ex::<_, _, ()>(&key, until_unix, ttl.unsigned_abs())
+            // One key, so the pipeline stays in one slot. The set needs no TTL: every write
+            // drops the entries whose sessions are over.
+            let mut pipe = redis::pipe();
+            pipe.cmd("ZADD")
+                .arg(&r.key)
+                .arg(until_unix)
+                .arg(sid)
+                .ignore();
+            pipe.cmd("ZREMRANGEBYSCORE")
+                .arg(&r.key)
+                .arg("-inf")
+                .arg(format!("({}", now_unix()))
+                .ignore();
+            let mut conn = r.client.connection().await.map_err(|e| e.to_string())?;
+            pipe.query_async::<()>(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;
-            conn.publish::<_, _, i64>(&r.channel, payload)
+            redis::cmd("PUBLISH")
+                .arg(&r.channel)
+                .arg(payload)
+                .query_async::<i64>(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok::<(), String>(())
@@ -298,11 +326,7 @@ impl DenyList {
 
     /// One subscription session. `Ok(true)`: cancelled; `Ok(false)`: the stream ended.
     async fn follow(&self, r: &RedisSide, cancel: &CancellationToken) -> Result<bool, String> {
-        let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, r.client.get_async_pubsub())
-            .await
-            .map_err(|_| "connect timed out".to_owned())?
-            .map_err(|e| e.to_string())?;
-        tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(&r.channel))
+        let mut sub = tokio::time::timeout(REDIS_TIMEOUT * 3, r.client.subscribe(&r.channel))
             .await
             .map_err(|_| "subscribe timed out".to_owned())?
             .map_err(|e| e.to_string())?;
@@ -317,17 +341,24 @@ impl DenyList {
             "deny list: subscribed to Redis and loaded revoked sessions"
         );
         self.0.subscribed.send_replace(true);
-        let mut stream = pubsub.on_message();
+        let mut retry = tokio::time::interval(Duration::from_secs(1));
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return Ok(true),
-                msg = stream.next() => match msg {
+                _ = retry.tick() => {
+                    if !self.pending().is_empty()
+                        && let Err(e) = self.flush_pending(r).await
+                    {
+                        tracing::debug!(error = %e, "deny list: pending revocations not written yet");
+                    }
+                }
+                msg = sub.next() => match msg {
                     None => {
                         tracing::warn!("deny list: Redis subscription closed");
                         return Ok(false);
                     }
-                    Some(msg) => {
-                        let payload: String = msg.get_payload().unwrap_or_default();
+                    Some(payload) => {
                         match serde_json::from_str::<Revoked>(&payload) {
                             Ok(rev) => self.insert_local(&rev.sid, rev.exp),
                             Err(e) => tracing::warn!(error = %e, "deny list: ignoring malformed message"),
@@ -338,40 +369,38 @@ impl DenyList {
         }
     }
 
-    /// Reads every `auth:deny:*` key into memory; returns how many were found.
+    /// Reads the revocations still in force into memory; returns how many were found.
     async fn load_all(&self, r: &RedisSide) -> Result<usize, String> {
+        const PAGE: usize = 1000;
         let fut = async {
-            let mut conn = r.pool.get().await.map_err(|e| e.to_string())?;
-            let pattern = format!("{}*", r.key_prefix);
-            let mut cursor: u64 = 0;
+            let mut conn = r.client.connection().await.map_err(|e| e.to_string())?;
+            let now = now_unix();
+            let mut offset = 0usize;
             let mut count = 0;
             loop {
-                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(500)
+                let page: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
+                    .arg(&r.key)
+                    .arg(now)
+                    .arg("+inf")
+                    .arg("WITHSCORES")
+                    .arg("LIMIT")
+                    .arg(offset)
+                    .arg(PAGE)
                     .query_async(&mut conn)
                     .await
                     .map_err(|e| e.to_string())?;
-                if !keys.is_empty() {
-                    let values: Vec<Option<i64>> = redis::cmd("MGET")
-                        .arg(&keys)
-                        .query_async(&mut conn)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    for (key, value) in keys.iter().zip(values) {
-                        if let (Some(sid), Some(exp)) = (key.strip_prefix(&r.key_prefix), value) {
-                            self.insert_local(sid, exp);
-                            count += 1;
-                        }
-                    }
+                let n = page.len();
+                for (sid, until) in page {
+                    // Scores are whole Unix seconds (written as integers).
+                    #[allow(clippy::cast_possible_truncation)]
+                    let until = until as i64;
+                    self.insert_local(&sid, until);
+                    count += 1;
                 }
-                if next == 0 {
+                if n < PAGE {
                     return Ok(count);
                 }
-                cursor = next;
+                offset += n;
             }
         };
         tokio::time::timeout(REDIS_TIMEOUT * 5, fut)

@@ -8,7 +8,7 @@
 //!   `typ=access`, then the session deny list. Each token is verified once and then served from a
 //!   small cache keyed by its SHA-256 (bounded by its `exp`).
 //! - [`DenyList`]: revoked session ids, in memory on every instance, replicated through Redis
-//!   (`auth:deny:{sid}` keys with a TTL plus the `auth:revoked` channel).
+//!   (the `auth:denied` sorted set plus the `auth:revoked` channel).
 //! - [`AuthUser`]: the axum extractor (`Authorization: Bearer …`, scheme case-insensitive) with
 //!   [`AuthUser::require`] (`403 FORBIDDEN`) and [`AuthUser::require_line`]
 //!   (`403 LINE_ACCESS_DENIED`).

@@ -1,7 +1,7 @@
-//! The Redis level: a deadpool-redis pool with a per-operation timeout, a failure cool-down and
-//! flood-free logging.
+//! The Redis level: the shared [`RedisClient`] (standalone or cluster, plain or TLS) with a
+//! per-operation timeout, a failure cool-down and flood-free logging.
 //!
-//! Rules: every operation (pool checkout + command) is bounded by `timeout`; an error or a timeout
+//! Rules: every operation (connection + command) is bounded by `timeout`; an error or a timeout
 //! is returned to the cache, which degrades to L1/miss and counts `result=error`. After
 //! `failure_threshold` consecutive failures the level is *skipped* for `cooldown`: operations
 //! fail at once without touching the network, so a Redis outage adds no latency to requests.
@@ -12,8 +12,9 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use deadpool_redis::redis::{self, FromRedisValue};
-use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
+use redis::{FromRedisValue, Value};
+
+use crate::redis_conn::{RedisClient, RedisConfig};
 
 /// At most one failure log line per this period.
 const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -27,23 +28,20 @@ pub(crate) enum L2Error {
     /// The operation did not finish within the timeout.
     #[error("timed out")]
     Timeout,
-    /// No connection could be had from the pool.
-    #[error("pool: {0}")]
-    Pool(String),
     /// Redis answered with an error or the connection failed.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
 }
 
-/// One operation: a command or a pipeline.
+/// One operation: a command, or several single-key commands sent concurrently (never one
+/// multi-key command: a cluster refuses keys of different slots in one command or pipeline).
 pub(crate) enum Op<'a> {
     Cmd(&'a redis::Cmd),
-    Pipe(&'a redis::Pipeline),
+    Each(&'a [redis::Cmd]),
 }
 
 pub(crate) struct L2 {
-    pool: Pool,
-    pub(crate) client: redis::Client,
+    pub(crate) client: RedisClient,
     timeout: Duration,
     failure_threshold: u32,
     cooldown: Duration,
@@ -57,31 +55,18 @@ pub(crate) struct L2 {
 
 /// Settings of the Redis level.
 pub(crate) struct L2Settings {
-    pub url: String,
+    pub redis: RedisConfig,
     pub timeout: Duration,
-    pub pool_size: usize,
     pub failure_threshold: u32,
     pub cooldown: Duration,
 }
 
 impl L2 {
-    /// A lazy pool: nothing connects until the first operation, so a service starts while
-    /// Redis is down.
+    /// Lazy: nothing connects until the first operation, so a service starts while Redis is
+    /// down.
     pub(crate) fn new(s: L2Settings) -> Result<Self, String> {
-        let client = redis::Client::open(s.url.as_str()).map_err(|e| e.to_string())?;
-        let mut cfg = deadpool_redis::Config::from_url(s.url);
-        let mut pool_cfg = PoolConfig::new(s.pool_size.max(1));
-        pool_cfg.timeouts = Timeouts {
-            wait: Some(s.timeout),
-            create: Some(s.timeout),
-            recycle: Some(s.timeout),
-        };
-        cfg.pool = Some(pool_cfg);
-        let pool = cfg
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| e.to_string())?;
+        let client = RedisClient::new(&s.redis, s.timeout).map_err(|e| e.to_string())?;
         Ok(Self {
-            pool,
             client,
             timeout: s.timeout,
             failure_threshold: s.failure_threshold.max(1),
@@ -141,14 +126,12 @@ impl L2 {
             return Err(L2Error::Skipped);
         }
         let fut = async {
-            let mut conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| L2Error::Pool(e.to_string()))?;
             let r = match op {
-                Op::Cmd(c) => c.query_async::<R>(&mut conn).await,
-                Op::Pipe(p) => p.query_async::<R>(&mut conn).await,
+                Op::Cmd(c) => self.client.exec::<R>(c).await,
+                Op::Each(cmds) => match self.client.exec_all(cmds).await {
+                    Ok(values) => R::from_owned_redis_value(Value::Array(values)),
+                    Err(e) => Err(e),
+                },
             };
             r.map_err(L2Error::from)
         };
@@ -211,19 +194,9 @@ impl L2 {
 
     /// `PING` for readiness (bypasses the cool-down so the report is current).
     pub(crate) async fn ping(&self) -> Result<(), L2Error> {
-        let fut = async {
-            let mut conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| L2Error::Pool(e.to_string()))?;
-            redis::cmd("PING")
-                .query_async::<String>(&mut conn)
-                .await
-                .map_err(L2Error::from)
-        };
+        let fut = async { self.client.ping().await.map_err(L2Error::from) };
         match tokio::time::timeout(self.timeout.max(Duration::from_millis(500)), fut).await {
-            Ok(r) => r.map(|_| ()),
+            Ok(r) => r,
             Err(_) => Err(L2Error::Timeout),
         }
     }

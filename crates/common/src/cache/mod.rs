@@ -24,9 +24,10 @@
 //!   clears its L1 after each (re)subscription, because invalidations published while it was
 //!   disconnected were missed.
 //!
-//! Variables (see [`CacheConfig::from_env`]): `REDIS_URL`, `CACHE_KEY_PREFIX` (`pb`),
+//! Variables (see [`CacheConfig::from_env`]): `REDIS_URL`, `REDIS_CLUSTER`, `REDIS_CA_CERT` (see
+//! [`crate::redis_conn`]), `CACHE_KEY_PREFIX` (`pb`),
 //! `CACHE_L1_CAPACITY` (2000, the seed's `max_entries`), `CACHE_L1_TTL_SECONDS` (300),
-//! `CACHE_REDIS_TIMEOUT_MS` (100), `CACHE_REDIS_POOL_SIZE` (16), `CACHE_L2_FAILURE_THRESHOLD` (3),
+//! `CACHE_REDIS_TIMEOUT_MS` (100), `CACHE_L2_FAILURE_THRESHOLD` (3),
 //! `CACHE_L2_COOLDOWN_MS` (5000), `CACHE_STALE_WINDOW_SECONDS` (86400),
 //! `CACHE_NEGATIVE_TTL_SECONDS` (60), `CACHE_TTL_<FAMILY>_SECONDS` (per-family Redis TTL override,
 //! e.g. `CACHE_TTL_BILL_SECONDS`).
@@ -41,11 +42,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis;
-use futures::StreamExt;
 use moka::Expiry;
 use prometheus::IntCounter;
-use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -58,6 +56,7 @@ use l2::{L2, L2Error, L2Settings, Op};
 use crate::actuator::{ComponentHealth, HealthCheck};
 use crate::config::{ConfigError, Env};
 use crate::metrics::Metrics;
+use crate::redis_conn::RedisConfig;
 
 /// Cache settings.
 #[derive(Debug, Clone)]
@@ -68,12 +67,10 @@ pub struct CacheConfig {
     pub l1_capacity: u64,
     /// L1 time to live.
     pub l1_ttl: Duration,
-    /// Redis URL; `None` = L1 only.
-    pub redis_url: Option<SecretString>,
-    /// Bound on each Redis operation (pool checkout + command).
+    /// Redis (`REDIS_URL`, `REDIS_CLUSTER`, `REDIS_CA_CERT`); `None` = L1 only.
+    pub redis: Option<RedisConfig>,
+    /// Bound on each Redis operation (connection + command).
     pub redis_timeout: Duration,
-    /// Redis pool size.
-    pub redis_pool_size: usize,
     /// Consecutive Redis failures that start a cool-down.
     pub l2_failure_threshold: u32,
     /// How long L2 is skipped after repeated failures.
@@ -92,9 +89,8 @@ impl Default for CacheConfig {
             prefix: "pb".to_owned(),
             l1_capacity: 2000,
             l1_ttl: Duration::from_secs(300),
-            redis_url: None,
+            redis: None,
             redis_timeout: Duration::from_millis(100),
-            redis_pool_size: 16,
             l2_failure_threshold: 3,
             l2_cooldown: Duration::from_secs(5),
             stale_window: Duration::from_secs(24 * 3600),
@@ -130,13 +126,12 @@ impl CacheConfig {
             prefix,
             l1_capacity: env.ranged("CACHE_L1_CAPACITY", 2000u64, 1..=10_000_000)?,
             l1_ttl: Duration::from_secs(env.ranged("CACHE_L1_TTL_SECONDS", 300u64, 1..=86_400)?),
-            redis_url: crate::config::redis_url(env)?,
+            redis: RedisConfig::from_env(env)?,
             redis_timeout: Duration::from_millis(env.ranged(
                 "CACHE_REDIS_TIMEOUT_MS",
                 100u64,
                 1..=10_000,
             )?),
-            redis_pool_size: env.ranged("CACHE_REDIS_POOL_SIZE", 16usize, 1..=1024)?,
             l2_failure_threshold: env.ranged("CACHE_L2_FAILURE_THRESHOLD", 3u32, 1..=1000)?,
             l2_cooldown: Duration::from_millis(env.ranged(
                 "CACHE_L2_COOLDOWN_MS",
@@ -370,13 +365,12 @@ impl Cache {
             .max_capacity(config.l1_capacity)
             .expire_after(L1Expiry)
             .build();
-        let l2 = match &config.redis_url {
+        let l2 = match &config.redis {
             None => None,
-            Some(url) => Some(Arc::new(
+            Some(redis) => Some(Arc::new(
                 L2::new(L2Settings {
-                    url: url.expose_secret().to_owned(),
+                    redis: redis.clone(),
                     timeout: config.redis_timeout,
-                    pool_size: config.redis_pool_size,
                     failure_threshold: config.l2_failure_threshold,
                     cooldown: config.l2_cooldown,
                 })
@@ -652,19 +646,28 @@ impl Cache {
             self.inner.stale.invalidate(k.as_str()).await;
         }
         if let Some(l2) = &self.inner.l2 {
-            let mut del = redis::cmd("DEL");
-            del.arg(&k).arg(key.render(prefix, Some("neg")));
+            // One DEL per key: the keys of one entry lie in different cluster slots.
+            let mut cmds = vec![
+                redis::cmd("DEL").arg(&k).clone(),
+                redis::cmd("DEL")
+                    .arg(key.render(prefix, Some("neg")))
+                    .clone(),
+            ];
             if what == Invalidate::All {
-                del.arg(key.render(prefix, Some("stale")));
+                cmds.push(
+                    redis::cmd("DEL")
+                        .arg(key.render(prefix, Some("stale")))
+                        .clone(),
+                );
             }
-            let mut pipe = redis::pipe();
-            pipe.add_command(del).ignore();
             let tag = if what == Invalidate::All { "A" } else { "F" };
-            pipe.cmd("PUBLISH")
-                .arg(&self.inner.channel)
-                .arg(format!("{tag}|{k}"))
-                .ignore();
-            if let Err(e) = l2.exec::<()>("invalidate", Op::Pipe(&pipe)).await {
+            cmds.push(
+                redis::cmd("PUBLISH")
+                    .arg(&self.inner.channel)
+                    .arg(format!("{tag}|{k}"))
+                    .clone(),
+            );
+            if let Err(e) = l2.exec::<redis::Value>("invalidate", Op::Each(&cmds)).await {
                 // Other replicas keep their L1 copy until its TTL (at most L1 TTL).
                 tracing::debug!(error = %e, "cache invalidation not published");
             }
@@ -703,11 +706,15 @@ impl Cache {
         let l2 = self.inner.l2.as_ref()?;
         let c = self.counters(key.family());
         let prefix = &self.inner.config.prefix;
-        let mut cmd = redis::cmd("MGET");
-        cmd.arg(key.render(prefix, None))
-            .arg(key.render(prefix, Some("neg")));
+        // Two GETs sent together, not one MGET: the keys lie in different cluster slots.
+        let cmds = [
+            redis::cmd("GET").arg(key.render(prefix, None)).clone(),
+            redis::cmd("GET")
+                .arg(key.render(prefix, Some("neg")))
+                .clone(),
+        ];
         let (fresh, neg) = match l2
-            .exec::<(Option<Vec<u8>>, Option<Vec<u8>>)>("get", Op::Cmd(&cmd))
+            .exec::<(Option<Vec<u8>>, Option<Vec<u8>>)>("get", Op::Each(&cmds))
             .await
         {
             Ok(v) => v,
@@ -793,22 +800,25 @@ impl Cache {
                         value: &*value,
                     }) {
                         Ok(bytes) => {
-                            let mut pipe = redis::pipe();
-                            pipe.cmd("SET")
-                                .arg(key.render(&cfg.prefix, None))
-                                .arg(&bytes)
-                                .arg("PX")
-                                .arg(millis(fresh_ttl))
-                                .ignore();
-                            if family.keeps_stale() && !cfg.stale_window.is_zero() {
-                                pipe.cmd("SET")
-                                    .arg(key.render(&cfg.prefix, Some("stale")))
+                            let mut cmds = vec![
+                                redis::cmd("SET")
+                                    .arg(key.render(&cfg.prefix, None))
                                     .arg(&bytes)
                                     .arg("PX")
-                                    .arg(millis(stale_ttl))
-                                    .ignore();
+                                    .arg(millis(fresh_ttl))
+                                    .clone(),
+                            ];
+                            if family.keeps_stale() && !cfg.stale_window.is_zero() {
+                                cmds.push(
+                                    redis::cmd("SET")
+                                        .arg(key.render(&cfg.prefix, Some("stale")))
+                                        .arg(&bytes)
+                                        .arg("PX")
+                                        .arg(millis(stale_ttl))
+                                        .clone(),
+                                );
                             }
-                            let _ = l2.exec::<()>("set", Op::Pipe(&pipe)).await;
+                            let _ = l2.exec::<redis::Value>("set", Op::Each(&cmds)).await;
                         }
                         Err(e) => {
                             tracing::error!(cache = family.label(), error = %e, "cache value not serialisable; kept in L1 only");
@@ -907,11 +917,7 @@ async fn subscriber(
     const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
     let mut backoff = MIN_BACKOFF;
     loop {
-        let connect = async {
-            let mut ps = l2.client.get_async_pubsub().await?;
-            ps.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(ps)
-        };
+        let connect = l2.client.subscribe(&channel);
         let connected = tokio::select! {
             () = cancel.cancelled() => return,
             r = tokio::time::timeout(CONNECT_TIMEOUT, connect) => r,
@@ -923,19 +929,15 @@ async fn subscriber(
                 backoff = MIN_BACKOFF;
                 subscribed.send_replace(true);
                 tracing::debug!("cache invalidation subscriber connected");
-                let mut stream = ps.on_message();
                 loop {
                     let msg = tokio::select! {
                         () = cancel.cancelled() => {
                             subscribed.send_replace(false);
                             return;
                         }
-                        m = stream.next() => m,
+                        m = ps.next() => m,
                     };
-                    let Some(msg) = msg else { break };
-                    let Ok(payload) = msg.get_payload::<String>() else {
-                        continue;
-                    };
+                    let Some(payload) = msg else { break };
                     let (tag, key) = payload.split_once('|').unwrap_or(("F", payload.as_str()));
                     l1.invalidate(key).await;
                     if tag == "A" {

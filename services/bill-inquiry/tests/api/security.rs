@@ -166,7 +166,9 @@ async fn forged_expired_and_revoked_tokens_are_refused() {
     // service refuses the still-unexpired token within a second.
     let deny = DenyList::start(
         &DenyListConfig {
-            redis_url: Some(phonebill_test_support::redis_url().into()),
+            redis: Some(phonebill_common::redis_conn::RedisConfig::new(
+                phonebill_test_support::redis_url(),
+            )),
             key_prefix: prefix.clone(),
         },
         app.shutdown.child_token(),
