@@ -311,7 +311,7 @@ backend_tests!(codes_expire_and_allow_few_tries, |backend| async move {
         let (s, b) = st
             .auth_post(
                 "/api/v1/auth/register",
-                form("tries01", "C", "01055551001", Some(&wrong(&code))),
+                form("tries01", "C", "010-5555-1001", Some(&wrong(&code))),
             )
             .await;
         assert_eq!(
@@ -323,7 +323,7 @@ backend_tests!(codes_expire_and_allow_few_tries, |backend| async move {
     let (s, b) = st
         .auth_post(
             "/api/v1/auth/register",
-            form("tries01", "C", "01055551001", Some(&code)),
+            form("tries01", "C", "010-5555-1001", Some(&code)),
         )
         .await;
     assert_eq!(
@@ -345,7 +345,7 @@ backend_tests!(codes_expire_and_allow_few_tries, |backend| async move {
     let (s, b) = st
         .auth_post(
             "/api/v1/auth/register",
-            form("tries02", "C", "01055551002", Some(&code)),
+            form("tries02", "C", "010-5555-1002", Some(&code)),
         )
         .await;
     assert_eq!(
@@ -359,7 +359,7 @@ backend_tests!(codes_expire_and_allow_few_tries, |backend| async move {
     let (s, b) = st
         .auth_post(
             "/api/v1/auth/register",
-            form("tries02", "C", "01055551002", Some(&code)),
+            form("tries02", "C", "010-5555-1002", Some(&code)),
         )
         .await;
     assert_eq!(s, 200, "{b}");
@@ -374,7 +374,7 @@ backend_tests!(
         let (s, b) = st
             .auth_post(
                 "/api/v1/auth/register",
-                form("closed01", "CU-CLOSED-1", "01055552001", None),
+                form("closed01", "CU-CLOSED-1", "010-5555-2001", None),
             )
             .await;
         assert_eq!(
@@ -403,7 +403,7 @@ backend_tests!(
             .post(
                 &st.auth,
                 "/api/v1/auth/register",
-                form("closed01", "CU-CLOSED-1", "01055552001", None),
+                form("closed01", "CU-CLOSED-1", "010-5555-2001", None),
                 Some(&admin),
             )
             .await;
