@@ -40,8 +40,7 @@ pub fn rightmost_forwarded(headers: &HeaderMap) -> Option<IpAddr> {
         .get_all(X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty())
-        .next_back()?;
+        .rfind(|v| !v.trim().is_empty())?;
     let last = last_line.rsplit(',').next()?;
     parse_entry(last)
 }
