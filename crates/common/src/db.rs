@@ -102,6 +102,45 @@ pub struct Migrations {
 /// treated as unavailable rather than letting requests pile up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Creates `dir` (and missing parents) readable by the owner only (0700 on unix): it holds
+/// password and token hashes (docs/security.md, issue 17). An existing directory is left as it
+/// is: it may be one the operator chose and shares.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Creates the SQLite file as 0600 before SQLite opens it (SQLite would create it 0644 under
+/// the usual umask; its `-wal`/`-shm` files take the database file's mode), and narrows an
+/// existing file to 0600.
+fn private_file(file: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let mode = std::fs::metadata(file)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 impl Db {
     /// Builds a lazily-connecting pool for `cfg`; `app_name` shows in `pg_stat_activity`.
     pub fn connect_lazy(cfg: &DatabaseConfig, app_name: &str) -> Result<Self, DbError> {
@@ -129,13 +168,16 @@ impl Db {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
-                if let Some(parent) = opts
-                    .get_filename()
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(parent).map_err(|source| DbError::DataDir {
+                let file = opts.get_filename();
+                if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    private_dir(parent).map_err(|source| DbError::DataDir {
                         path: parent.to_path_buf(),
+                        source,
+                    })?;
+                }
+                if file.as_os_str() != ":memory:" && !url.contains("mode=memory") {
+                    private_file(file).map_err(|source| DbError::DataDir {
+                        path: file.to_path_buf(),
                         source,
                     })?;
                 }

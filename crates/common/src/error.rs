@@ -64,6 +64,9 @@ error_codes! {
     AccountInactive => ("ACCOUNT_INACTIVE", FORBIDDEN, "사용할 수 없는 계정입니다"),
     Forbidden => ("FORBIDDEN", FORBIDDEN, "서비스 이용 권한이 없습니다"),
     LineAccessDenied => ("LINE_ACCESS_DENIED", FORBIDDEN, "조회 권한이 없는 회선번호입니다"),
+    LineVerificationRequired => ("LINE_VERIFICATION_REQUIRED", FORBIDDEN, "회선 본인 확인이 필요합니다. 인증번호를 요청해 휴대폰으로 받은 번호와 함께 다시 가입해주세요"),
+    VerificationCodeInvalid => ("VERIFICATION_CODE_INVALID", FORBIDDEN, "인증번호가 올바르지 않습니다"),
+    RegistrationClosed => ("REGISTRATION_CLOSED", FORBIDDEN, "온라인 회원가입이 제한되어 있습니다. 가까운 대리점이나 고객센터에서 가입해주세요"),
     NotFound => ("NOT_FOUND", NOT_FOUND, "요청한 경로를 찾을 수 없습니다"),
     UserNotFound => ("USER_NOT_FOUND", NOT_FOUND, "사용자를 찾을 수 없습니다"),
     RequestNotFound => ("REQUEST_NOT_FOUND", NOT_FOUND, "요청 정보를 찾을 수 없습니다"),
@@ -74,6 +77,7 @@ error_codes! {
     MethodNotAllowed => ("METHOD_NOT_ALLOWED", METHOD_NOT_ALLOWED, "허용되지 않는 메서드입니다"),
     UserAlreadyExists => ("USER_ALREADY_EXISTS", CONFLICT, "이미 사용중인 사용자ID입니다"),
     LineAlreadyRegistered => ("LINE_ALREADY_REGISTERED", CONFLICT, "이미 등록된 회선번호입니다"),
+    CustomerAlreadyRegistered => ("CUSTOMER_ALREADY_REGISTERED", CONFLICT, "이미 다른 계정에 연결된 고객입니다"),
     LineNotActive => ("LINE_NOT_ACTIVE", CONFLICT, "비활성 상태의 회선입니다"),
     ProductChangeInProgress => ("PRODUCT_CHANGE_IN_PROGRESS", CONFLICT, "진행 중인 상품 변경 요청이 있습니다"),
     ProductChangeConflict => ("PRODUCT_CHANGE_CONFLICT", CONFLICT, "현재 상품 정보가 변경되었습니다. 다시 조회해주세요"),
@@ -363,7 +367,7 @@ mod tests {
         }
         assert_eq!(ErrorCode::AccountLocked.status(), StatusCode::LOCKED);
         assert_eq!(ErrorCode::KosTimeout.status(), StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(ErrorCode::ALL.len(), 37);
+        assert_eq!(ErrorCode::ALL.len(), 41);
     }
 
     #[test]

@@ -220,11 +220,29 @@ impl HttpMetrics {
     }
 }
 
+/// The `method` label of a request: one of the standard methods (RFC 9110 plus `PATCH`), else
+/// `_OTHER`. A client can send any token as a method; labelling each one would let it grow the
+/// metric series without bound (issue 17, docs/security.md).
+pub fn method_label(m: &http::Method) -> &'static str {
+    match *m {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::CONNECT => "CONNECT",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::TRACE => "TRACE",
+        http::Method::PATCH => "PATCH",
+        _ => "_OTHER",
+    }
+}
+
 /// Middleware recording duration and in-flight count. Install with `Router::route_layer` so
 /// only matched routes are recorded and `MatchedPath` is always the template.
 pub async fn track_http(State(m): State<HttpMetrics>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     // MatchedPath is an Arc<str> inside: cloning it does not allocate.
     let route = req.extensions().get::<MatchedPath>().cloned();
     let in_flight = InFlight::enter(m.in_flight.clone());
@@ -233,12 +251,7 @@ pub async fn track_http(State(m): State<HttpMetrics>, req: Request, next: Next) 
     if let Some(route) = route {
         m.metrics
             .http_duration
-            .with_label_values(&[
-                m.service,
-                method.as_str(),
-                route.as_str(),
-                resp.status().as_str(),
-            ])
+            .with_label_values(&[m.service, method, route.as_str(), resp.status().as_str()])
             .observe(start.elapsed().as_secs_f64());
     }
     resp

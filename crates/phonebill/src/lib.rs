@@ -97,8 +97,13 @@ fn service_err(service: &'static str) -> impl Fn(&dyn std::fmt::Display) -> Laun
 /// the options and no `DATABASE_URL` (each service gets its own SQLite file). Local defaults
 /// differ from production where a newcomer expects them to: the KOS mock answers at once and
 /// never fails unless `--kos-realistic` (or `KOS_SIMULATION`) says otherwise, rate limits are
-/// off, demo users are seeded, and bill/product reach KOS and the JWKS on this very port.
-fn service_env(opts: &Options, port: u16) -> OverlayEnv {
+/// off, demo users are seeded, registration is `open` (the registration page registers, then
+/// creates the mock data), and bill/product reach KOS and the JWKS on this very port.
+///
+/// `kos_key` is set on a non-loopback bind (see [`network_kos_key`]): then the mock requires
+/// the service key on every KOS endpoint and on its admin, fault, outbox and bulk endpoints, and
+/// the in-process KOS clients send it (docs/security.md, issue 17 finding 6).
+fn service_env(opts: &Options, port: u16, kos_key: Option<&str>) -> OverlayEnv {
     let own = format!("http://127.0.0.1:{port}");
     let mut env = OverlayEnv::new()
         .set("DATA_DIR", opts.data_dir.display().to_string())
@@ -108,16 +113,22 @@ fn service_env(opts: &Options, port: u16) -> OverlayEnv {
     } else {
         "off"
     };
-    let defaults: [(&str, String); 5] = [
+    let mut defaults: Vec<(&str, String)> = vec![
         ("KOS_SIMULATION", simulation.to_owned()),
         ("KOS_RATE_LIMIT_ENABLED", "false".to_owned()),
         ("SEED_DEMO_USERS", "true".to_owned()),
+        ("REGISTRATION_MODE", "open".to_owned()),
         ("KOS_BASE_URL", own.clone()),
         (
             "JWKS_URL",
             format!("{own}/api/v1/auth/.well-known/jwks.json"),
         ),
     ];
+    if let Some(key) = kos_key {
+        defaults.push(("KOS_API_KEY", key.to_owned()));
+        defaults.push(("KOS_REQUIRE_AUTH", "true".to_owned()));
+        defaults.push(("KOS_ADMIN_REQUIRES_KEY", "true".to_owned()));
+    }
     for (key, value) in defaults {
         let forced = key == "KOS_SIMULATION" && opts.kos_realistic;
         if forced || std::env::var_os(key).is_none() {
@@ -125,6 +136,50 @@ fn service_env(opts: &Options, port: u16) -> OverlayEnv {
         }
     }
     env
+}
+
+/// File under the data directory that keeps the generated KOS service key.
+pub const KOS_KEY_FILE: &str = "kos-api-key";
+
+/// On a non-loopback bind the embedded KOS mock must not be open to the network: the service
+/// key from `KOS_API_KEY`, else one generated once and kept in `$DATA_DIR/kos-api-key` (0600).
+/// Its path is logged, never its value. `None` on a loopback bind.
+fn network_kos_key(opts: &Options) -> Result<Option<String>, LaunchError> {
+    if opts.bind.is_loopback() {
+        return Ok(None);
+    }
+    if let Some(key) = std::env::var("KOS_API_KEY").ok().filter(|k| !k.is_empty()) {
+        return Ok(Some(key));
+    }
+    let path = opts.data_dir.join(KOS_KEY_FILE);
+    let fail = |e: std::io::Error| LaunchError::Service {
+        service: "kos-mock",
+        message: format!(
+            "cannot keep the generated KOS key at {}: {e}",
+            path.display()
+        ),
+    };
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let key = existing.trim().to_owned();
+        if !key.is_empty() {
+            tracing::info!(path = %path.display(), "non-loopback bind: the KOS mock requires the service key kept in this file");
+            return Ok(Some(key));
+        }
+    }
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(&opts.data_dir).map_err(fail)?;
+    let key = hex::encode(rand::random::<[u8; 32]>());
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    let mut f = file.open(&path).map_err(fail)?;
+    std::io::Write::write_all(&mut f, key.as_bytes()).map_err(fail)?;
+    tracing::warn!(path = %path.display(), "non-loopback bind: generated a KOS service key; the KOS mock's endpoints, admin, faults and bulk creation require it (Authorization: Bearer <key>, X-Service-Name)");
+    Ok(Some(key))
 }
 
 /// Every service's configuration parses (errors name the variable).
@@ -141,7 +196,8 @@ fn validate(env: Env<'_>) -> Result<(), ConfigError> {
 /// Builds the four services and binds the port.
 pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
     // Validate the configuration before touching the network, so a bad value is reported as such.
-    let probe = service_env(opts, opts.port);
+    let kos_key = network_kos_key(opts)?;
+    let probe = service_env(opts, opts.port, kos_key.as_deref());
     validate(Env::new(&probe))?;
 
     // Bind first: with `--port 0` the services must learn the real port to reach KOS and JWKS.
@@ -153,7 +209,7 @@ pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
         .local_addr()
         .map_err(|source| LaunchError::Bind { addr, source })?
         .port();
-    let overlay = service_env(opts, port);
+    let overlay = service_env(opts, port, kos_key.as_deref());
     let env = Env::new(&overlay);
     let server = ServerConfig::from_env(env, opts.port, opts.bind)?;
     let server = ServerConfig {

@@ -32,10 +32,19 @@ fn command(dir: &std::path::Path) -> Command {
 
 /// Starts the binary on a free port in a fresh directory; reads the URL from its banner.
 fn start() -> (Running, Instant) {
+    start_with(&[])
+}
+
+/// [`start`] with extra arguments.
+fn start_with(extra: &[&str]) -> (Running, Instant) {
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     let mut child = command(dir.path())
+        .env_remove("KOS_API_KEY")
+        .env_remove("KOS_REQUIRE_AUTH")
+        .env_remove("KOS_ADMIN_REQUIRES_KEY")
         .args(["--port", "0", "--data-dir", "data"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -394,4 +403,134 @@ async fn customer_journey_across_all_services() {
         .await
         .expect("menu");
     assert_eq!(r.status(), 401);
+}
+
+/// Issue 17 finding 6 (docs/security.md): started with `--bind 0.0.0.0` the embedded KOS mock
+/// is not open to the network: its KOS, admin, fault and bulk endpoints need the generated key,
+/// kept 0600 under the data directory; the in-process KOS clients use it, so the customer
+/// journey still works. (Reached here over 127.0.0.1; the bind is what decides.)
+#[tokio::test]
+async fn a_network_bind_locks_the_kos_mock() {
+    let (app, _) = start_with(&["--bind", "0.0.0.0"]);
+    let base = app.base.replace("0.0.0.0", "127.0.0.1");
+    wait_ready(&base).await;
+    let c = reqwest::Client::new();
+    let stranger = [
+        (
+            reqwest::Method::PUT,
+            "/api/v1/kos/admin/faults",
+            serde_json::json!({"endpoint": "bill-inquiry", "mode": "error", "count": 1}),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/kos/admin/simulation",
+            serde_json::json!({"mode": "realistic"}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/kos/mock-datas/bulk",
+            serde_json::json!({"count": 100000, "startLineNumber": "01060000000"}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/kos/product/change",
+            serde_json::json!({"lineNumber": "01012347777", "currentProductCode": "5G-PREMIUM-001", "targetProductCode": "LTE-BASIC-001", "requestId": "x"}),
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/mock-datas/customer/bill?lineNumber=01012347777",
+            Value::Null,
+        ),
+    ];
+    for (m, path, body) in stranger {
+        let r = c
+            .request(m.clone(), format!("{base}{path}"))
+            .header("X-Service-Name", "bill-inquiry-service")
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 401, "{m} {path}");
+    }
+    let key_file = app._dir.path().join("data").join("kos-api-key");
+    let key = std::fs::read_to_string(&key_file).expect("the generated key is kept");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let db = std::fs::metadata(app._dir.path().join("data").join("auth.db")).expect("auth.db");
+        assert_eq!(db.permissions().mode() & 0o777, 0o600, "auth.db is private");
+    }
+    let r = c
+        .get(format!("{base}/api/v1/kos/admin/simulation"))
+        .header("X-Service-Name", "bill-inquiry-service")
+        .header("Authorization", format!("Bearer {}", key.trim()))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    // The journey through the services still works (they send the key to the mock).
+    let login: Value = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"userId": "mvno002", "password": "Phonebill2!"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token").to_owned();
+    let bill: Value = c
+        .post(format!("{base}/api/v1/bills/inquiry"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"lineNumber": "010-1234-7777"}))
+        .send()
+        .await
+        .expect("inquiry")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(bill["data"]["procStatus"], "SUCCESS", "{bill}");
+}
+
+/// The registration page's flow on the default (loopback, `open` registration) all-in-one:
+/// register in one step, then create the mock data; a second account for the same customer id
+/// is refused.
+#[tokio::test]
+async fn the_registration_page_still_works_locally() {
+    let (app, _) = start();
+    wait_ready(&app.base).await;
+    let c = reqwest::Client::new();
+    let base = &app.base;
+    let form = |user: &str, line: &str| {
+        serde_json::json!({"userId": user, "customerId": "CU-PAGE-0001", "lineNumber": line,
+            "userName": "페이지", "password": "Secure1234!", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]})
+    };
+    let r = c
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&form("pageuser", "010-2222-0001"))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{base}/api/v1/kos/mock-datas"))
+        .json(&serde_json::json!({"customerId": "CU-PAGE-0001", "lineNumber": "01022220001"}))
+        .send()
+        .await
+        .expect("mock data");
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&form("pageuser2", "010-2222-0002"))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 409);
+    let b: Value = r.json().await.expect("json");
+    assert_eq!(b["error"]["code"], "CUSTOMER_ALREADY_REGISTERED", "{b}");
 }

@@ -18,7 +18,9 @@
 //! | `LOGIN_MAX_FAILURES` | 5 | consecutive wrong passwords that lock an account (1..=100) |
 //! | `LOGIN_LOCK_MINUTES` | 30 | how long the lock lasts (1..=1440) |
 //! | `AUTH_RATE_LIMIT_PER_MINUTE` | 20 | per-IP requests/minute on login and register; 0 disables (benchmarks) |
-//! | `TRUST_X_FORWARDED_FOR` | `false` | take the client IP for the rate limit from the first `X-Forwarded-For` entry (behind a trusted ingress) |
+//! | `TRUST_X_FORWARDED_FOR` | `false` | take the client IP for the rate limit and the login history from the rightmost `X-Forwarded-For` entry, the one the trusted ingress appended (see `phonebill_common::client_ip`) |
+//! | `REGISTRATION_MODE` | `verified` (the all-in-one: `open`) | `open` (the form is trusted), `verified` (a code KOS sends to the line proves ownership; the customer id comes from KOS) or `closed` (only `ADMIN` creates accounts); docs/api.md §2.8.1 |
+//! | `KOS_BASE_URL`, `KOS_API_KEY`, `KOS_SERVICE_NAME` (`auth-service`), `KOS_TIMEOUT_MS`, … | see `phonebill_common::kos::client` | the KOS client that looks up the line and sends the code (`verified` mode) |
 //! | `ARGON2_MEMORY_KIB` | 19456 | Argon2id memory cost (SPEC 2.14; lower only in tests) |
 //! | `ARGON2_ITERATIONS` | 2 | Argon2id time cost |
 //! | `ARGON2_PARALLELISM` | 1 | Argon2id lanes |
@@ -29,7 +31,10 @@ use std::time::Duration;
 
 use phonebill_common::auth::DenyListConfig;
 use phonebill_common::config::{ConfigError, Env, data_dir};
+use phonebill_common::kos::client::KosClientConfig;
 use phonebill_common::service::BaseConfig;
+
+use crate::registration::RegistrationMode;
 
 /// Default standalone port (SPEC 1.1).
 pub const DEFAULT_PORT: u16 = 8081;
@@ -103,6 +108,10 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Password hashing cost.
     pub argon2: Argon2Config,
+    /// Who may open an account on a line.
+    pub registration_mode: RegistrationMode,
+    /// The KOS client (line lookup and the registration code's SMS).
+    pub kos: KosClientConfig,
 }
 
 impl Config {
@@ -156,6 +165,13 @@ impl Config {
             )?,
             trust_forwarded_for: env.bool("TRUST_X_FORWARDED_FOR", false)?,
             argon2,
+            registration_mode: match env.string("REGISTRATION_MODE") {
+                None => RegistrationMode::Verified,
+                Some(raw) => raw
+                    .parse()
+                    .map_err(|e: String| ConfigError::new("REGISTRATION_MODE", e))?,
+            },
+            kos: KosClientConfig::from_env(env, "auth-service")?,
         })
     }
 }
@@ -176,6 +192,16 @@ mod tests {
         assert_eq!(c.rate_limit_per_minute, 20);
         assert!(!c.seed_demo_users);
         assert!(matches!(c.keys, KeysConfig::Local { .. }));
+        assert_eq!(c.registration_mode, RegistrationMode::Verified);
+        assert_eq!(c.kos.service_name, "auth-service");
+    }
+
+    #[test]
+    fn a_bad_registration_mode_names_the_variable() {
+        let m: HashMap<String, String> =
+            HashMap::from([("REGISTRATION_MODE".to_owned(), "anyone".to_owned())]);
+        let e = Config::from_env(Env::new(&m)).expect_err("invalid");
+        assert_eq!(e.var, "REGISTRATION_MODE");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod keys;
 pub mod password;
 pub mod rate_limit;
+pub mod registration;
 pub mod routes;
 pub mod seed;
 pub mod service;
@@ -54,7 +55,7 @@ pub const MIGRATIONS: Migrations = Migrations {
     modifiers(&BearerSecurity, &StandardErrors),
     paths(
         routes::auth::login, routes::auth::refresh_token, routes::auth::logout,
-        routes::auth::verify_token, routes::auth::get_jwks, routes::auth::register,
+        routes::auth::verify_token, routes::auth::get_jwks, routes::auth::register, routes::auth::request_verification,
         routes::auth::change_password, routes::auth::unlock_user, routes::auth::get_permissions,
         routes::auth::check_permission, routes::auth::get_user_info, routes::auth::health,
         routes::users::get_user, routes::users::list_users, routes::users::get_user_by_line,
@@ -80,6 +81,9 @@ pub enum BuildError {
     /// The password hasher could not be set up.
     #[error(transparent)]
     Hash(#[from] password::HashError),
+    /// The KOS client could not be built.
+    #[error(transparent)]
+    Kos(#[from] phonebill_common::kos::client::KosClientBuildError),
 }
 
 /// A built service.
@@ -136,6 +140,18 @@ pub async fn build_with_clock(
     )
     .with_metrics(deps.metrics.clone());
     let hasher = password::Hasher::new(config.argon2).await?;
+    // Its own breaker name: in the all-in-one process bill and product report `kos`, and a
+    // registration burst must not colour their gauge.
+    let kos = phonebill_common::kos::client::KosClient::with_breaker(
+        config.kos.clone(),
+        phonebill_common::breaker::CircuitBreaker::new(
+            "kos-registration",
+            config.kos.breaker,
+            &deps.metrics,
+        ),
+        &deps.metrics,
+    )?;
+    tracing::info!(mode = %config.registration_mode, "registration mode");
     let svc = service::AuthService {
         store: store::for_db(&database.db),
         clock,
@@ -144,12 +160,14 @@ pub async fn build_with_clock(
         deny,
         verifier,
         metrics: deps.metrics.clone(),
+        kos,
         settings: Arc::new(service::Settings {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_ttl,
             max_failures: config.max_failures,
             lock_duration: config.lock_duration,
+            registration_mode: config.registration_mode,
         }),
     };
     let (tx, seeded) = watch::channel(!config.seed_demo_users);

@@ -10,12 +10,17 @@ use phonebill_common::error::{ApiError, ErrorCode};
 use phonebill_common::metrics::Metrics;
 use uuid::Uuid;
 
+use phonebill_common::kos::client::{KosClient, KosError};
+use phonebill_common::kos::{ProductInquiryRequest, SmsSendRequest, codes as kos_codes};
+use phonebill_common::line::LineNumber;
+
 use crate::clock::Clock;
 use crate::domain::refresh::{self, RefreshToken};
 use crate::domain::validation::{ChangePasswordInput, LoginInput, RegisterInput};
 use crate::domain::{LockState, lock_state};
 use crate::keys::Keyring;
 use crate::password::Hasher;
+use crate::registration::{self, RegistrationMode};
 use crate::store::{NewUser, SessionRecord, StoreError, UserRecord, UserStore};
 
 /// Session life without `autoLogin`.
@@ -28,6 +33,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::UserExists => ApiError::new(ErrorCode::UserAlreadyExists),
             StoreError::LineExists => ApiError::new(ErrorCode::LineAlreadyRegistered),
+            StoreError::CustomerExists => ApiError::new(ErrorCode::CustomerAlreadyRegistered),
             StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 ApiError::unavailable(e)
             }
@@ -75,6 +81,8 @@ pub struct Settings {
     pub max_failures: u32,
     /// Lock duration.
     pub lock_duration: Duration,
+    /// Who may open an account on a line.
+    pub registration_mode: RegistrationMode,
 }
 
 /// The auth service core. Cheap to clone.
@@ -94,6 +102,8 @@ pub struct AuthService {
     pub verifier: TokenVerifier,
     /// Counters.
     pub metrics: Metrics,
+    /// KOS: who holds a line, and the SMS that carries the registration code.
+    pub kos: KosClient,
     /// Settings.
     pub settings: Arc<Settings>,
 }
@@ -368,17 +378,42 @@ impl AuthService {
         }
     }
 
-    /// SPEC 2.8 (authorization of privileged codes is checked by the caller).
+    /// SPEC 2.8 / docs/api.md §2.8.1 (authorization of privileged codes is checked by the
+    /// caller). `admin`: the caller holds `ADMIN` and provisions the account for the carrier,
+    /// which every mode allows without a code. Otherwise `closed` refuses, and `verified` (or
+    /// `open` with a code given) needs the code KOS sent to the line; the account then gets the
+    /// customer id KOS holds for the line, not the form's.
     pub async fn register(
         &self,
-        input: RegisterInput,
+        mut input: RegisterInput,
+        code: Option<String>,
+        admin: bool,
         granted_by: Option<String>,
     ) -> Result<UserRecord, ApiError> {
+        let line = input.line.as_str().to_owned();
+        let mode = self.settings.registration_mode;
+        let verified = if admin {
+            false
+        } else {
+            match (mode, code.as_deref()) {
+                (RegistrationMode::Closed, _) => {
+                    return Err(ApiError::new(ErrorCode::RegistrationClosed));
+                }
+                (RegistrationMode::Verified, None) => {
+                    return Err(ApiError::new(ErrorCode::LineVerificationRequired));
+                }
+                (RegistrationMode::Open, None) => false,
+                (_, Some(code)) => {
+                    input.customer_id = self.check_code(&line, code).await?;
+                    true
+                }
+            }
+        };
         let hash = self.hasher.hash(input.password).await?;
         let user = NewUser {
             user_id: input.user_id.clone(),
             customer_id: input.customer_id,
-            line_number: input.line.as_str().to_owned(),
+            line_number: line.clone(),
             user_name: input.user_name,
             password_hash: hash,
             permissions: input
@@ -389,10 +424,116 @@ impl AuthService {
             granted_by,
         };
         self.store.create_user(&user, self.now()).await?;
+        if verified {
+            // A code opens one account.
+            self.store.delete_verification(&line).await?;
+        }
         self.store
             .find_user(&input.user_id)
             .await?
             .ok_or_else(|| ApiError::internal(StoreError::Corrupt("user vanished".into())))
+    }
+
+    /// Checks `code` against the pending code of `line`, spending one try; the customer id KOS
+    /// gave for the line when the code was sent.
+    async fn check_code(&self, line: &str, code: &str) -> Result<String, ApiError> {
+        let expired = || {
+            ApiError::new(ErrorCode::LineVerificationRequired)
+                .message("인증번호가 없거나 만료되었습니다. 인증번호를 다시 요청한 뒤 가입해주세요")
+        };
+        let Some(v) = self.store.find_verification(line).await? else {
+            return Err(expired());
+        };
+        if v.expires_at <= self.now() {
+            self.store.delete_verification(line).await?;
+            return Err(expired());
+        }
+        // Spend the try before comparing, so parallel guesses cannot exceed MAX_ATTEMPTS.
+        let Some(left) = self.store.spend_verification_attempt(line).await? else {
+            self.store.delete_verification(line).await?;
+            return Err(expired());
+        };
+        if !registration::well_formed(code) || !registration::matches(&v, code) {
+            if left == 0 {
+                self.store.delete_verification(line).await?;
+            }
+            return Err(ApiError::new(ErrorCode::VerificationCodeInvalid)
+                .message(if left == 0 {
+                    "인증번호가 올바르지 않습니다. 입력 가능 횟수를 모두 사용했으니 인증번호를 다시 요청해주세요".to_owned()
+                } else {
+                    format!("인증번호가 올바르지 않습니다 (남은 입력 횟수 {left}회)")
+                })
+                .with_extra("remainingAttempts", left));
+        }
+        Ok(v.customer_id)
+    }
+
+    /// docs/api.md §2.8.1: asks KOS who holds `line` and, for an active line with no account
+    /// yet, texts it a new code. The answer is the same whether or not a code went out, so the
+    /// endpoint tells nobody whether a number is a subscriber's. `Ok(false)` when nothing was
+    /// sent.
+    pub async fn send_verification(&self, line: &LineNumber) -> Result<bool, ApiError> {
+        if self.settings.registration_mode == RegistrationMode::Closed {
+            return Err(ApiError::new(ErrorCode::RegistrationClosed));
+        }
+        let now = self.now();
+        let line11 = line.as_str();
+        if let Some(prev) = self.store.find_verification(line11).await?
+            && prev.created_at + registration::RESEND_INTERVAL > now
+        {
+            let wait = (prev.created_at + registration::RESEND_INTERVAL - now)
+                .num_seconds()
+                .max(1);
+            return Err(ApiError::new(ErrorCode::RateLimited)
+                .message("인증번호를 방금 보냈습니다. 잠시 후 다시 요청해주세요")
+                .retry_after(u64::try_from(wait).unwrap_or(60)));
+        }
+        if self.store.find_user_by_line(line11).await?.is_some() {
+            return Ok(false);
+        }
+        let inquiry = self
+            .kos
+            .product_inquiry(&ProductInquiryRequest {
+                line_number: line11.to_owned(),
+                request_id: format!("REG-{}", Uuid::new_v4().simple()),
+            })
+            .await;
+        let customer = match inquiry {
+            Ok(d) => d.customer_info,
+            Err(KosError::Business { code, .. }) if code == kos_codes::PRODUCT_LINE_NOT_FOUND => {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(customer) = customer.filter(|c| c.line_status == "ACTIVE") else {
+            return Ok(false);
+        };
+        let code = registration::new_code();
+        let sealed = registration::seal(line11, &customer.customer_id, &code, now);
+        self.store.put_verification(&sealed).await?;
+        let sent = self
+            .kos
+            .sms_send(&SmsSendRequest {
+                line_number: line11.to_owned(),
+                message: format!(
+                    "[phonebill] 회원가입 인증번호 {code} ({}분 안에 입력해주세요)",
+                    registration::CODE_TTL.num_minutes()
+                ),
+                request_id: format!("REG-{}", Uuid::new_v4().simple()),
+            })
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(KosError::Business { .. }) => {
+                self.store.delete_verification(line11).await?;
+                Ok(false)
+            }
+            Err(e) => {
+                // Not sent: let the person ask again at once.
+                self.store.delete_verification(line11).await?;
+                Err(e.into())
+            }
+        }
     }
 
     /// SPEC 2.9 change password (authorization checked by the caller).
@@ -444,17 +585,20 @@ impl AuthService {
 
     /// SPEC 2.11 grant.
     pub async fn grant(&self, user_id: &str, p: Permission, by: &str) -> Result<(), ApiError> {
-        self.user(user_id).await?;
+        // The stored spelling: lookups ignore case, the permission rows reference the id.
+        let user = self.user(user_id).await?;
         self.store
-            .grant_permission(user_id, p.as_str(), Some(by), self.now())
+            .grant_permission(&user.user_id, p.as_str(), Some(by), self.now())
             .await?;
         Ok(())
     }
 
     /// SPEC 2.11 revoke.
     pub async fn revoke_permission(&self, user_id: &str, p: Permission) -> Result<(), ApiError> {
-        self.user(user_id).await?;
-        self.store.revoke_permission(user_id, p.as_str()).await?;
+        let user = self.user(user_id).await?;
+        self.store
+            .revoke_permission(&user.user_id, p.as_str())
+            .await?;
         Ok(())
     }
 

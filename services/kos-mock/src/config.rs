@@ -14,10 +14,11 @@
 //! | `KOS_FAULTS_ENABLED` | `true` | honour `X-Kos-Fault` and scripted faults (set `false` in production) |
 //! | `KOS_REQUIRE_AUTH` | `false` | require a service credential (SPEC 5.8; `true` in production) |
 //! | `KOS_API_KEY` | unset | the shared service key; also signs the short-lived tokens of `POST /api/kos/auth` |
-//! | `KOS_ALLOWED_SERVICES` | `bill-inquiry-service,product-change-service` | `X-Service-Name` values accepted |
+//! | `KOS_ALLOWED_SERVICES` | `bill-inquiry-service,product-change-service,auth-service` | `X-Service-Name` values accepted (auth sends registration codes through `sms/send`) |
 //! | `KOS_TOKEN_TTL_SECONDS` | 3600 | lifetime of service tokens |
 //! | `KOS_MOCK_DATA_ENABLED` | `true` | allow mock-data creation (`false` in production) |
-//! | `KOS_BULK_MAX` | 100000 | largest `count` of one bulk mock-data call |
+//! | `KOS_BULK_MAX` | 10000 | largest `count` of one bulk mock-data call (more: `400 4000`) |
+//! | `KOS_ADMIN_REQUIRES_KEY` | `false` | admin, fault, SMS-outbox and bulk endpoints need the service key even when `KOS_REQUIRE_AUTH=false` (the all-in-one sets it on a non-loopback bind) |
 //! | `KOS_LINE_CACHE_TTL_MS` | unlimited on SQLite, `1000` on PostgreSQL | lifetime of a cached line (`0`: no cache); see [`crate::store::cached`] |
 
 use std::collections::BTreeMap;
@@ -80,6 +81,9 @@ pub struct Config {
     pub mock_data_enabled: bool,
     /// Largest bulk creation.
     pub bulk_max: u32,
+    /// Admin, fault, outbox and bulk endpoints need the service key even without
+    /// `require_auth` (`KOS_ADMIN_REQUIRES_KEY`).
+    pub admin_requires_key: bool,
 }
 
 /// SPEC 5.7 defaults: (min ms, max ms, success rate). Auth follows the seed (99.9 %).
@@ -91,6 +95,9 @@ pub fn default_sim(e: KosEndpoint) -> EndpointSim {
         KosEndpoint::ProductInquiry | KosEndpoint::ProductList | KosEndpoint::AvailableMonths => {
             (100, 300, 0.995)
         }
+        KosEndpoint::SmsSend => (50, 150, 0.999),
+        // The mock's own reads are not part of the simulated KOS: answered at once, always.
+        KosEndpoint::MockData => (0, 0, 1.0),
     };
     EndpointSim {
         min_ms,
@@ -104,6 +111,7 @@ pub fn default_rate_limit(e: KosEndpoint) -> u32 {
     match e {
         KosEndpoint::ProductChange => 50,
         KosEndpoint::Auth => 200,
+        KosEndpoint::SmsSend => 30,
         _ => 100,
     }
 }
@@ -183,7 +191,11 @@ impl Config {
             deny: phonebill_common::auth::DenyListConfig::from_env(env)?,
             allowed_services: env.list(
                 "KOS_ALLOWED_SERVICES",
-                &["bill-inquiry-service", "product-change-service"],
+                &[
+                    "bill-inquiry-service",
+                    "product-change-service",
+                    "auth-service",
+                ],
             ),
             token_ttl: Duration::from_secs(env.ranged(
                 "KOS_TOKEN_TTL_SECONDS",
@@ -191,8 +203,9 @@ impl Config {
                 1..=86_400,
             )?),
             mock_data_enabled: env.bool("KOS_MOCK_DATA_ENABLED", true)?,
-            bulk_max: env.ranged("KOS_BULK_MAX", 100_000, 1..=1_000_000)?,
+            bulk_max: env.ranged("KOS_BULK_MAX", 10_000, 1..=1_000_000)?,
             line_cache_ttl_ms: env.parse_opt("KOS_LINE_CACHE_TTL_MS")?,
+            admin_requires_key: env.bool("KOS_ADMIN_REQUIRES_KEY", false)?,
         })
     }
 }

@@ -1,13 +1,16 @@
-//! The gate in front of every KOS endpoint (SPEC 5.7, 5.8), in order: service credential (when
-//! required) → per-caller rate limit → fault (header `X-Kos-Fault`, else a scripted one) →
-//! simulated latency and failure → the handler. It also counts `kos_mock_requests_total`.
+//! The gate in front of every KOS endpoint (SPEC 5.7, 5.8), in order: failed-guess throttle →
+//! service credential (when required) → per-caller rate limit, keyed on the proven caller (the
+//! authenticated service or user, else the peer address; never `X-Service-Name` before it is
+//! authenticated) → fault (header `X-Kos-Fault`, else a scripted one) → simulated latency and
+//! failure → the handler. It also counts `kos_mock_requests_total`. The mock's customer reads
+//! (`mock-datas/customer/*`) pass the same credential and rate-limit steps (docs/security.md).
 //!
 //! `reset` and `lost-response` answer with a body stream that fails before its first byte:
 //! hyper then aborts the connection without writing a status line, which is what a peer
 //! crashing mid-request looks like to the client.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,20 +86,11 @@ fn unavailable_response() -> Response {
     r
 }
 
-/// The caller for rate limiting: `X-Service-Name`, else the client IP.
-fn caller(req: &Request) -> String {
-    if let Some(name) = req
-        .headers()
-        .get(headers::SERVICE_NAME)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 64)
-    {
-        return format!("svc:{name}");
-    }
+/// The TCP peer's address (`0.0.0.0` when the server recorded none).
+fn peer_ip(req: &Request) -> IpAddr {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| format!("ip:{}", c.0.ip()))
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
 /// The requested per-request fault: `Ok(None)` without the header, `Err` for a bad value.
@@ -127,7 +121,7 @@ async fn user_may_read_months(
     g: &Gate,
     token: Option<String>,
     path: &str,
-) -> Result<(), AuthFailure> {
+) -> Result<String, AuthFailure> {
     let token = token.ok_or(AuthFailure::Unauthorized)?;
     let claims = g
         .app
@@ -141,7 +135,7 @@ async fn user_may_read_months(
         .and_then(phonebill_common::line::LineNumber::parse)
         .ok_or(AuthFailure::Forbidden)?;
     if claims.line_numbers.iter().any(|l| l == line.as_str()) {
-        Ok(())
+        Ok(format!("user:{}", claims.sub))
     } else {
         Err(AuthFailure::Forbidden)
     }
@@ -149,7 +143,12 @@ async fn user_may_read_months(
 
 /// The gate middleware.
 pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
-    let (resp, fault) = run_gate(&g, req, next).await;
+    let peer = peer_ip(&req);
+    let (resp, fault) = run_gate(&g, peer, req, next).await;
+    // A refused key at `POST /api/kos/auth` (the handler checks it) counts as a guess.
+    if g.endpoint == Some(KosEndpoint::Auth) && resp.status() == StatusCode::UNAUTHORIZED {
+        g.app.guesses.fail(peer);
+    }
     let code = resp.extensions().get::<ResultCode>().map_or_else(
         || Cow::Owned(resp.status().as_u16().to_string()),
         |c| c.0.clone(),
@@ -162,11 +161,30 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
     resp
 }
 
-async fn run_gate(g: &Gate, req: Request, next: Next) -> (Response, Option<FaultMode>) {
+async fn run_gate(
+    g: &Gate,
+    peer: IpAddr,
+    req: Request,
+    next: Next,
+) -> (Response, Option<FaultMode>) {
     let cfg = &g.app.config;
     let is_auth_endpoint = g.endpoint == Some(KosEndpoint::Auth);
-    if cfg.require_auth && !is_auth_endpoint {
-        let mut verdict = service_auth::check(cfg, req.headers());
+    // Admin routes (faults, simulation, outbox, bulk) need the key also when only
+    // KOS_ADMIN_REQUIRES_KEY is set (the all-in-one on a non-loopback bind).
+    let admin = g.endpoint.is_none();
+    let needs_credential =
+        !is_auth_endpoint && (cfg.require_auth || (admin && cfg.admin_requires_key));
+    // A blocked address gets nothing, not even a check of a right key (docs/security.md).
+    if (needs_credential || is_auth_endpoint)
+        && let Err(retry_after) = g.app.guesses.check(peer)
+    {
+        return (reply::rate_limited(retry_after), None);
+    }
+    // Who the caller is proven to be: the rate limit is keyed on it, never on a header the
+    // caller chose (issue 17 finding 4). Without credentials that is the peer address.
+    let mut proven: Option<String> = None;
+    if needs_credential {
+        let mut verdict = service_auth::check(cfg, req.headers()).map(|s| format!("svc:{s}"));
         // SPEC 5.8: the browser calls available-months itself, with the user's access token.
         if verdict.is_err() && g.endpoint == Some(KosEndpoint::AvailableMonths) {
             let token = phonebill_common::auth::bearer_token(req.headers())
@@ -177,8 +195,9 @@ async fn run_gate(g: &Gate, req: Request, next: Next) -> (Response, Option<Fault
             verdict = user_may_read_months(g, token, &path).await;
         }
         match verdict {
-            Ok(()) => {}
+            Ok(who) => proven = Some(who),
             Err(AuthFailure::Unauthorized) => {
+                g.app.guesses.fail(peer);
                 return (
                     reply::fail(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, None),
                     None,
@@ -196,10 +215,15 @@ async fn run_gate(g: &Gate, req: Request, next: Next) -> (Response, Option<Fault
         return (next.run(req).await, None);
     };
     // Only build the caller key (an allocation) when rate limiting is on.
-    if g.app.sim.rate_limit_enabled()
-        && let Err(retry_after) = g.app.sim.check_rate(endpoint, &caller(&req))
-    {
-        return (reply::rate_limited(retry_after), None);
+    if g.app.sim.rate_limit_enabled() {
+        let caller = proven.unwrap_or_else(|| format!("ip:{peer}"));
+        if let Err(retry_after) = g.app.sim.check_rate(endpoint, &caller) {
+            return (reply::rate_limited(retry_after), None);
+        }
+    }
+    // The mock's own reads are not part of the simulated KOS: no faults, no simulation.
+    if endpoint == KosEndpoint::MockData {
+        return (next.run(req).await, None);
     }
     let fault = if cfg.faults_enabled {
         match header_fault(req.headers()) {

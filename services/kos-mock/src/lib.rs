@@ -15,6 +15,7 @@
 pub mod config;
 pub mod domain;
 pub mod gate;
+pub mod guesses;
 pub mod reply;
 pub mod routes;
 pub mod service_auth;
@@ -84,6 +85,9 @@ pub const MIGRATIONS: Migrations = Migrations {
         routes::admin::clear_faults,
         routes::admin::get_simulation,
         routes::admin::update_simulation,
+        routes::sms::send_sms,
+        routes::sms::read_outbox,
+        routes::sms::clear_outbox,
     ),
     components(schemas(phonebill_common::error::ErrorBody, reply::KosFailure)),
     tags(
@@ -166,6 +170,11 @@ pub async fn build(
             "KOS_REQUIRE_AUTH=true needs KOS_API_KEY".to_owned(),
         ));
     }
+    if config.admin_requires_key && config.api_key.is_none() {
+        return Err(BuildError::Config(
+            "KOS_ADMIN_REQUIRES_KEY=true needs KOS_API_KEY".to_owned(),
+        ));
+    }
     let (database, store): (Option<Database>, DynStore) = match config.store {
         StoreKind::Memory => (None, Arc::new(MemoryStore::new())),
         StoreKind::Database => {
@@ -201,6 +210,8 @@ pub async fn build(
         store,
         metrics: deps.metrics.clone(),
         catalog: tokio::sync::OnceCell::new(),
+        outbox: routes::sms::Outbox::default(),
+        guesses: guesses::GuessThrottle::default(),
     });
     let (tx, rx) = watch::channel(false);
     let cancel = deps.shutdown.child_token();

@@ -86,8 +86,10 @@ pub fn key_matches(cfg: &Config, key: &str) -> bool {
         .is_some_and(|k| ct_eq(k.expose_secret().as_bytes(), key.as_bytes()))
 }
 
-/// Checks the service credential of a request (only called when `KOS_REQUIRE_AUTH=true`).
-pub fn check(cfg: &Config, h: &HeaderMap) -> Result<(), AuthFailure> {
+/// Checks the service credential of a request; `Ok` carries the proven service name (the one
+/// the token was issued to, or the `X-Service-Name` sent with the shared key), which is what
+/// the rate limit is keyed on (docs/security.md).
+pub fn check(cfg: &Config, h: &HeaderMap) -> Result<String, AuthFailure> {
     let name = h
         .get(headers::SERVICE_NAME)
         .and_then(|v| v.to_str().ok())
@@ -113,7 +115,7 @@ pub fn check(cfg: &Config, h: &HeaderMap) -> Result<(), AuthFailure> {
         return Err(AuthFailure::Unauthorized);
     }
     if cfg.allowed_services.iter().any(|s| s == name) {
-        Ok(())
+        Ok(name.to_owned())
     } else {
         Err(AuthFailure::Forbidden)
     }

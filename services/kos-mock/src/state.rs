@@ -64,6 +64,10 @@ pub struct AppState {
     pub catalog: OnceCell<Arc<Catalog>>,
     /// Verifies user access tokens (available-months when credentials are required).
     pub users: phonebill_common::auth::TokenVerifier,
+    /// The SMS stand-in's outbox.
+    pub outbox: crate::routes::sms::Outbox,
+    /// Failed-credential throttle per client address.
+    pub guesses: crate::guesses::GuessThrottle,
 }
 
 impl AppState {

@@ -454,10 +454,11 @@ impl ProductService {
             .clone()
             .or_else(|| cmd.client_request_id.clone());
         let now = Utc::now();
-        let request_id = cmd
-            .client_request_id
-            .clone()
-            .unwrap_or_else(|| domain::new_request_id(now));
+        // The record id (answer, Location, history, KOS) is always the server's: a client-chosen
+        // id was one namespace across users, so another user's id answered 422 and told that
+        // it existed (issue 17). The client's `requestId` is this user's idempotency key and,
+        // through `map_client_id`, this user's name for the change.
+        let request_id = domain::new_request_id(now);
         let Some(key) = key else {
             return (self.change_once(caller, &cmd, &request_id).await, false);
         };
@@ -721,7 +722,18 @@ impl ProductService {
             updated_at: now,
         };
         match self.inner.store.insert_change(&record).await {
-            Ok(()) => {}
+            Ok(()) => {
+                if let Some(client_id) = &cmd.client_request_id
+                    && let Err(e) = self
+                        .inner
+                        .store
+                        .map_client_id(&caller.user_id, client_id, request_id, now)
+                        .await
+                {
+                    // The change goes on; only the look-up by the client's id is lost.
+                    tracing::warn!(error = %e, "cannot record the client's requestId");
+                }
+            }
             Err(StoreError::InFlight) => {
                 return ChangeReply::Error(ApiError::new(ErrorCode::ProductChangeInProgress));
             }

@@ -151,6 +151,8 @@ fn kos_env(kos: Kos) -> Vec<(String, String)> {
         // of 10 starved (acquire > 2 s), our KOS timeout fired and the breaker opened: the right
         // reaction to a KOS that does not answer, but a measurement of the mock, not of us.
         ("KOS_LINE_CACHE_TTL_MS".into(), "3600000".into()),
+        // `--extra-lines` may ask for more than the mock's default cap of one bulk call.
+        ("KOS_BULK_MAX".into(), "1000000".into()),
     ];
     match kos {
         Kos::Instant => env.push(("KOS_SIMULATION".into(), "off".into())),
@@ -324,6 +326,9 @@ impl Sut {
         redis(&mut auth_e);
         auth_e.push(("SEED_DEMO_USERS".into(), "true".into()));
         auth_e.push(("AUTH_RATE_LIMIT_PER_MINUTE".into(), "0".into()));
+        // The setup registers accounts in one step (register, then mock data), as the
+        // all-in-one does; line ownership is tested elsewhere (crates/integration-tests).
+        auth_e.push(("REGISTRATION_MODE".into(), "open".into()));
         let (kos_bin, auth_bin) = (
             opts.bin_dir.join("kos-mock-service"),
             opts.bin_dir.join("auth-service"),

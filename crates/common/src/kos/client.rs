@@ -37,7 +37,7 @@ use super::paths;
 use super::wire::{
     AvailableMonthsData, BillInquiryData, BillInquiryRequest, KosEndpoint, KosEnvelope,
     ProductChangeData, ProductChangeRequest, ProductInquiryData, ProductInquiryRequest,
-    ProductListData,
+    ProductListData, SmsSendData, SmsSendRequest,
 };
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::config::{ConfigError, Env};
@@ -284,6 +284,11 @@ impl BusinessResult for AvailableMonthsData {
         Some((&self.result_code, &self.result_message))
     }
 }
+impl BusinessResult for SmsSendData {
+    fn result(&self) -> Option<(&str, &str)> {
+        Some((&self.result_code, &self.result_message))
+    }
+}
 impl BusinessResult for ProductListData {
     fn result(&self) -> Option<(&str, &str)> {
         Some((&self.result_code, &self.result_message))
@@ -321,6 +326,7 @@ struct FixedUrls {
     product_inquiry: reqwest::Url,
     product_list: reqwest::Url,
     product_change: reqwest::Url,
+    sms_send: reqwest::Url,
 }
 
 /// `base_url` (no trailing `/`) followed by `path`.
@@ -339,6 +345,7 @@ impl FixedUrls {
             product_inquiry: url(paths::PRODUCT_INQUIRY)?,
             product_list: url(paths::PRODUCT_LIST)?,
             product_change: url(paths::PRODUCT_CHANGE)?,
+            sms_send: url(paths::SMS_SEND)?,
         })
     }
 }
@@ -486,6 +493,20 @@ impl KosClient {
             self.inner.urls.product_change.clone(),
             Some(req),
             self.inner.config.change_timeout,
+            Retry::Never,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/kos/sms/send` (docs/api.md §5): read timeout, never retried (a retry could
+    /// send the message twice). `4001`/`4002` are `KosError::Business`.
+    pub async fn sms_send(&self, req: &SmsSendRequest) -> Result<SmsSendData, KosError> {
+        self.call(
+            KosEndpoint::SmsSend,
+            reqwest::Method::POST,
+            self.inner.urls.sms_send.clone(),
+            Some(req),
+            self.inner.config.read_timeout,
             Retry::Never,
         )
         .await

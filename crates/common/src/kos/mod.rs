@@ -47,6 +47,11 @@ pub mod codes {
     /// Product inquiry: the line's product is unknown.
     pub const PRODUCT_INFO_NOT_FOUND: &str = "3003";
 
+    /// SMS send: no such line.
+    pub const SMS_LINE_NOT_FOUND: &str = "4001";
+    /// SMS send: the line is not active.
+    pub const SMS_LINE_NOT_ACTIVE: &str = "4002";
+
     /// Request validation: a field fails its rule (HTTP 400).
     pub const VALIDATION_FAILED: &str = "9001";
     /// Request validation: the body is not readable JSON (HTTP 400).
@@ -67,12 +72,14 @@ pub mod codes {
     pub fn message(code: &str) -> Option<&'static str> {
         Some(match code {
             SUCCESS => "정상 처리되었습니다",
-            BILL_LINE_NOT_FOUND | CHANGE_LINE_NOT_FOUND | PRODUCT_LINE_NOT_FOUND => {
-                "존재하지 않는 회선번호입니다"
-            }
-            BILL_LINE_NOT_ACTIVE | CHANGE_LINE_NOT_ACTIVE | PRODUCT_LINE_NOT_ACTIVE_RESERVED => {
-                "비활성 상태의 회선입니다"
-            }
+            BILL_LINE_NOT_FOUND
+            | CHANGE_LINE_NOT_FOUND
+            | PRODUCT_LINE_NOT_FOUND
+            | SMS_LINE_NOT_FOUND => "존재하지 않는 회선번호입니다",
+            BILL_LINE_NOT_ACTIVE
+            | CHANGE_LINE_NOT_ACTIVE
+            | PRODUCT_LINE_NOT_ACTIVE_RESERVED
+            | SMS_LINE_NOT_ACTIVE => "비활성 상태의 회선입니다",
             BILL_NOT_FOUND => "해당 월 요금 정보가 없습니다",
             CHANGE_PRODUCT_NOT_FOUND => "존재하지 않는 상품 코드입니다",
             CHANGE_PRODUCT_DISCONTINUED => "판매가 중단된 상품입니다",
@@ -117,6 +124,10 @@ pub mod paths {
     pub const MOCK_DATAS: &str = "/api/v1/kos/mock-datas";
     /// `POST` bulk mock-data creation (mock extension for load tests).
     pub const MOCK_DATAS_BULK: &str = "/api/v1/kos/mock-datas/bulk";
+    /// `POST` a text message to a line (the registration code; docs/api.md §5).
+    pub const SMS_SEND: &str = "/api/v1/kos/sms/send";
+    /// `GET/DELETE` the mock's SMS outbox (service key only; tests read codes there).
+    pub const ADMIN_SMS_OUTBOX: &str = "/api/v1/kos/admin/sms-outbox";
     /// `GET/PUT/DELETE` scripted faults.
     pub const ADMIN_FAULTS: &str = "/api/v1/kos/admin/faults";
     /// `GET/PUT` simulation settings.

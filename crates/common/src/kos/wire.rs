@@ -90,6 +90,32 @@ pub struct ProductInquiryRequest {
     pub request_id: String,
 }
 
+/// `POST /api/v1/kos/sms/send` body: a text message to a subscriber's line (the mock keeps it
+/// in its outbox instead of sending it; docs/api.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SmsSendRequest {
+    /// 11 digits (dashes accepted).
+    #[schema(example = "01012345678")]
+    pub line_number: String,
+    /// The text, at most 200 characters.
+    pub message: String,
+    /// Caller's request id, echoed in the answer.
+    pub request_id: String,
+}
+
+/// `data` of `POST /api/v1/kos/sms/send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SmsSendData {
+    /// Echo of the request's `requestId`.
+    pub request_id: String,
+    /// `0000`, or `4001` (no such line) / `4002` (line not active).
+    pub result_code: String,
+    /// Text of the result code.
+    pub result_message: String,
+}
+
 /// `POST /api/v1/kos/product/change` body (SPEC 5.3.3). Idempotent per `requestId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -371,17 +397,24 @@ pub enum KosEndpoint {
     AvailableMonths,
     /// `auth`
     Auth,
+    /// `sms-send`: the SMS stand-in that carries registration codes (docs/api.md §5).
+    SmsSend,
+    /// `mock-data`: the mock's customer reads (`mock-datas/customer/*`), gated and rate limited
+    /// like the KOS endpoints (docs/security.md).
+    MockData,
 }
 
 impl KosEndpoint {
     /// Every endpoint, in a fixed order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::BillInquiry,
         Self::ProductChange,
         Self::ProductInquiry,
         Self::ProductList,
         Self::AvailableMonths,
         Self::Auth,
+        Self::SmsSend,
+        Self::MockData,
     ];
 
     /// The wire name (`bill-inquiry`, ...).
@@ -393,6 +426,8 @@ impl KosEndpoint {
             Self::ProductList => "product-list",
             Self::AvailableMonths => "available-months",
             Self::Auth => "auth",
+            Self::SmsSend => "sms-send",
+            Self::MockData => "mock-data",
         }
     }
 
@@ -406,6 +441,8 @@ impl KosEndpoint {
             Self::ProductList => "PRODUCT_LIST",
             Self::AvailableMonths => "AVAILABLE_MONTHS",
             Self::Auth => "AUTH",
+            Self::SmsSend => "SMS_SEND",
+            Self::MockData => "MOCK_DATA",
         }
     }
 }

@@ -255,6 +255,9 @@ pub struct RegisterRequest {
     pub password: Option<String>,
     /// Permission codes.
     pub permissions: Option<Vec<String>>,
+    /// The 6-digit code texted to the line by `POST /api/v1/auth/register/verification`
+    /// (required in `verified` mode; docs/api.md §2.8.1).
+    pub verification_code: Option<String>,
 }
 
 /// Registration `data` (snake_case).
@@ -269,14 +272,14 @@ pub struct RegisterData {
     permissions: Vec<String>,
 }
 
-/// `POST /api/v1/auth/register`.
+/// `POST /api/v1/auth/register` (docs/api.md §2.8, §2.8.1).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "Envelope with snake_case data", body = phonebill_common::openapi::Enveloped<RegisterData>),
+        (status = 200, description = "Envelope with snake_case data. In `verified` mode (and with a code in `open` mode) `customer_id` is the one KOS holds for the line", body = phonebill_common::openapi::Enveloped<RegisterData>),
         (status = 400, description = "VALIDATION_ERROR with fieldErrors", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN (privileged codes without ADMIN)", body = ErrorBody),
-        (status = 409, description = "USER_ALREADY_EXISTS / LINE_ALREADY_REGISTERED", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN (privileged codes without ADMIN) / LINE_VERIFICATION_REQUIRED (verified mode: no code, or it expired; request one first) / VERIFICATION_CODE_INVALID (wrong code, `remainingAttempts`) / REGISTRATION_CLOSED (closed mode)", body = ErrorBody),
+        (status = 409, description = "USER_ALREADY_EXISTS (ids compare without regard to case) / LINE_ALREADY_REGISTERED / CUSTOMER_ALREADY_REGISTERED", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody)))]
 pub async fn register(
     State(s): State<AppState>,
@@ -301,7 +304,11 @@ pub async fn register(
     let is_admin = caller.as_ref().is_some_and(|c| c.has(Permission::Admin));
     allow(!privileged || is_admin)?;
     let granted_by = caller.map(|c| c.user_id().to_owned());
-    let user = s.svc.register(input, granted_by).await?;
+    let code = req
+        .verification_code
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    let user = s.svc.register(input, code, is_admin, granted_by).await?;
     Ok(Envelope::ok(RegisterData {
         line_number: dashed(&user.line_number),
         user_id: user.user_id,
@@ -312,6 +319,66 @@ pub async fn register(
         permissions: user.permissions,
     })
     .message("사용자가 성공적으로 등록되었습니다"))
+}
+
+/// Verification request: the line to prove.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationRequest {
+    /// `010-XXXX-XXXX` or 11 digits.
+    #[schema(example = "010-1234-5678")]
+    pub line_number: Option<String>,
+}
+
+/// `data` of the verification request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationData {
+    /// The line, dashed.
+    line_number: String,
+    /// How long a code is valid.
+    expires_in_seconds: i64,
+    /// Tries per code.
+    max_attempts: i32,
+    /// When a new code may be asked for.
+    resend_after_seconds: i64,
+}
+
+/// `POST /api/v1/auth/register/verification`: texts a one-time code to the line through KOS
+/// (docs/api.md §2.8.1). The answer does not say whether a code went out (only a subscriber's
+/// active line without an account gets one), so it tells nobody whether a number exists.
+#[utoipa::path(post, path = "/api/v1/auth/register/verification", tag = "auth",
+    request_body = VerificationRequest,
+    responses(
+        (status = 200, description = "If the line is an active subscriber line without an account, a 6-digit code was texted to it", body = phonebill_common::openapi::Enveloped<VerificationData>),
+        (status = 400, description = "VALIDATION_ERROR (lineNumber)", body = ErrorBody),
+        (status = 403, description = "REGISTRATION_CLOSED", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED (per client IP, and one code per line per minute), Retry-After", body = ErrorBody),
+        (status = 503, description = "KOS_UNAVAILABLE", body = ErrorBody),
+        (status = 504, description = "KOS_TIMEOUT", body = ErrorBody)))]
+pub async fn request_verification(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<VerificationRequest>,
+) -> Result<Envelope<VerificationData>, ApiError> {
+    s.limiter.check(ip)?;
+    let line = req
+        .line_number
+        .as_deref()
+        .and_then(LineNumber::parse)
+        .ok_or_else(|| {
+            ApiError::field("lineNumber", "회선번호는 010-XXXX-XXXX 형식이어야 합니다")
+        })?;
+    s.svc.send_verification(&line).await?;
+    Ok(Envelope::ok(VerificationData {
+        line_number: line.dashed(),
+        expires_in_seconds: crate::registration::CODE_TTL.num_seconds(),
+        max_attempts: crate::registration::MAX_ATTEMPTS,
+        resend_after_seconds: crate::registration::RESEND_INTERVAL.num_seconds(),
+    })
+    .message(
+        "가입된 회선이면 인증번호를 문자로 보냈습니다. 받은 인증번호를 입력해 가입을 완료해주세요",
+    ))
 }
 
 /// Password change parameters (query string or JSON body; the body wins).

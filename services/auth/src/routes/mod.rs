@@ -4,11 +4,11 @@
 pub mod auth;
 pub mod users;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRef};
+use axum::extract::FromRef;
 use axum::routing::{delete, get, post};
 use http::HeaderMap;
 use http::request::Parts;
@@ -45,6 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/verify", get(auth::verify_token))
         .route("/api/v1/auth/.well-known/jwks.json", get(auth::get_jwks))
         .route("/api/v1/auth/register", post(auth::register))
+        .route(
+            "/api/v1/auth/register/verification",
+            post(auth::request_verification),
+        )
         .route("/api/v1/auth/change-password", post(auth::change_password))
         .route("/api/v1/auth/unlock/{userId}", post(auth::unlock_user))
         .route("/api/v1/auth/permissions", get(auth::get_permissions))
@@ -79,22 +83,10 @@ pub fn router(state: AppState) -> Router {
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
+    /// The TCP peer, or with `TRUST_X_FORWARDED_FOR` the rightmost `X-Forwarded-For` entry
+    /// (the one the trusted proxy appended; docs/security.md).
     fn from_parts(parts: &Parts, trust_xff: bool) -> Self {
-        if trust_xff
-            && let Some(ip) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        {
-            return Self(ip);
-        }
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        Self(ip)
+        Self(phonebill_common::client_ip::from_parts(parts, trust_xff))
     }
 }
 

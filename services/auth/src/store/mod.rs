@@ -16,6 +16,8 @@ use chrono::{DateTime, Utc};
 use phonebill_common::db::Db;
 use uuid::Uuid;
 
+pub use crate::registration::LineVerification;
+
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +27,9 @@ pub enum StoreError {
     /// The line already has a user.
     #[error("line already registered")]
     LineExists,
+    /// The customer already has a user.
+    #[error("customer already registered")]
+    CustomerExists,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -121,7 +126,8 @@ pub trait UserStore: Send + Sync {
     ) -> Result<Option<UserRecord>, StoreError>;
     /// Users sorted by id.
     async fn list_users(&self, offset: i64, limit: i64) -> Result<Vec<UserRecord>, StoreError>;
-    /// Creates a user with its permissions (`UserExists` / `LineExists` on conflict).
+    /// Creates a user with its permissions (`UserExists` (user ids compare without regard to
+    /// case) / `LineExists` / `CustomerExists` on conflict).
     async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Clears the lock and the failure counter; `false` if there is no such user.
     async fn reset_lock(&self, user_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
@@ -194,8 +200,16 @@ pub trait UserStore: Send + Sync {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Stores the pending code of a line, replacing an earlier one.
+    async fn put_verification(&self, v: &LineVerification) -> Result<(), StoreError>;
+    /// The pending code of a line (11 digits).
+    async fn find_verification(&self, line: &str) -> Result<Option<LineVerification>, StoreError>;
+    /// Spends one try atomically; the tries left after it, or `None` when none were left.
+    async fn spend_verification_attempt(&self, line: &str) -> Result<Option<i32>, StoreError>;
+    /// Forgets the pending code of a line.
+    async fn delete_verification(&self, line: &str) -> Result<(), StoreError>;
     /// Deletes sessions and refresh tokens that expired before `before` (SPEC 7.1: purged
-    /// daily after 7 days); returns (sessions, tokens) deleted.
+    /// daily after 7 days), and line codes expired by then; returns (sessions, tokens) deleted.
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
 }
 

@@ -7,7 +7,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::{NewUser, RefreshRecord, SessionRecord, StoreError, UserRecord, UserStore};
+use super::{
+    LineVerification, NewUser, RefreshRecord, SessionRecord, StoreError, UserRecord, UserStore,
+};
 
 type DbRow = PgRow;
 

@@ -75,7 +75,8 @@ macro_rules! impl_user_store {
         #[async_trait::async_trait]
         impl UserStore for $store {
             async fn find_user(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
-                self.user_where("user_id = $1", user_id).await
+                // User ids are unique without regard to case (migration 0002).
+                self.user_where("lower(user_id) = lower($1)", user_id).await
             }
 
             async fn find_user_by_line(
@@ -137,7 +138,7 @@ macro_rules! impl_user_store {
                 // is locked" (no busy wait applies to a stale WAL snapshot).
                 let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
                 let taken: Option<String> = sqlx::query_scalar(&sql(
-                    "SELECT user_id FROM auth_users WHERE user_id = $1",
+                    "SELECT user_id FROM auth_users WHERE lower(user_id) = lower($1)",
                 ))
                 .bind(&user.user_id)
                 .fetch_optional(&mut *tx)
@@ -153,6 +154,17 @@ macro_rules! impl_user_store {
                 .await?;
                 if line_taken.is_some() {
                     return Err(StoreError::LineExists);
+                }
+                // One account per customer (issue 17 finding 3): a token's customer id must
+                // name one person, or `/users/by-customer` hands out another's profile.
+                let customer_taken: Option<String> = sqlx::query_scalar(&sql(
+                    "SELECT user_id FROM auth_users WHERE customer_id = $1 LIMIT 1",
+                ))
+                .bind(&user.customer_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if customer_taken.is_some() {
+                    return Err(StoreError::CustomerExists);
                 }
                 let inserted = sqlx::query(&sql(
                     "INSERT INTO auth_users (user_id, customer_id, line_number, user_name, \
@@ -197,7 +209,7 @@ macro_rules! impl_user_store {
             ) -> Result<bool, StoreError> {
                 let r = sqlx::query(&sql(
                     "UPDATE auth_users SET failed_login_count = 0, locked_until = NULL, \
-                     updated_at = $2 WHERE user_id = $1",
+                     updated_at = $2 WHERE lower(user_id) = lower($1)",
                 ))
                 .bind(user_id)
                 .bind(bt(now))
@@ -216,7 +228,7 @@ macro_rules! impl_user_store {
                 let row = sqlx::query(&sql(
                     "UPDATE auth_users SET failed_login_count = failed_login_count + 1, \
                      locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN $3 \
-                     ELSE locked_until END, updated_at = $4 WHERE user_id = $1 \
+                     ELSE locked_until END, updated_at = $4 WHERE lower(user_id) = lower($1) \
                      RETURNING failed_login_count, locked_until",
                 ))
                 .bind(user_id)
@@ -241,7 +253,7 @@ macro_rules! impl_user_store {
             ) -> Result<(), StoreError> {
                 sqlx::query(&sql(
                     "UPDATE auth_users SET failed_login_count = 0, locked_until = NULL, \
-                     last_login_at = $2, updated_at = $2 WHERE user_id = $1",
+                     last_login_at = $2, updated_at = $2 WHERE lower(user_id) = lower($1)",
                 ))
                 .bind(user_id)
                 .bind(bt(now))
@@ -259,7 +271,7 @@ macro_rules! impl_user_store {
                 sqlx::query(&sql(
                     "UPDATE auth_users SET password_hash = $2, last_password_changed_at = $3, \
                      failed_login_count = 0, locked_until = NULL, updated_at = $3 \
-                     WHERE user_id = $1",
+                     WHERE lower(user_id) = lower($1)",
                 ))
                 .bind(user_id)
                 .bind(hash)
@@ -463,6 +475,74 @@ macro_rules! impl_user_store {
                 rows.iter().map(session_from_row).collect()
             }
 
+            async fn put_verification(&self, v: &LineVerification) -> Result<(), StoreError> {
+                sqlx::query(&sql(
+                    "INSERT INTO auth_line_verifications (line_number, customer_id, code_hash, \
+                     salt, attempts_left, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (line_number) DO UPDATE SET customer_id = excluded.customer_id, \
+                     code_hash = excluded.code_hash, salt = excluded.salt, \
+                     attempts_left = excluded.attempts_left, created_at = excluded.created_at, \
+                     expires_at = excluded.expires_at",
+                ))
+                .bind(&v.line_number)
+                .bind(&v.customer_id)
+                .bind(&v.code_hash)
+                .bind(&v.salt)
+                .bind(v.attempts_left)
+                .bind(bt(v.created_at))
+                .bind(bt(v.expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn find_verification(
+                &self,
+                line: &str,
+            ) -> Result<Option<LineVerification>, StoreError> {
+                let row = sqlx::query(&sql(
+                    "SELECT line_number, customer_id, code_hash, salt, attempts_left, created_at, \
+                     expires_at FROM auth_line_verifications WHERE line_number = $1",
+                ))
+                .bind(line)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(LineVerification {
+                    line_number: row.try_get::<String, _>("line_number")?.trim().to_owned(),
+                    customer_id: row.try_get("customer_id")?,
+                    code_hash: row.try_get::<String, _>("code_hash")?.trim().to_owned(),
+                    salt: row.try_get::<String, _>("salt")?.trim().to_owned(),
+                    attempts_left: row.try_get("attempts_left")?,
+                    created_at: gt(&row, "created_at")?,
+                    expires_at: gt(&row, "expires_at")?,
+                }))
+            }
+
+            async fn spend_verification_attempt(
+                &self,
+                line: &str,
+            ) -> Result<Option<i32>, StoreError> {
+                // The conditional UPDATE is the arbiter: concurrent guesses cannot spend more
+                // tries than there are.
+                let left: Option<i32> = sqlx::query_scalar(&sql(
+                    "UPDATE auth_line_verifications SET attempts_left = attempts_left - 1 \
+                     WHERE line_number = $1 AND attempts_left > 0 RETURNING attempts_left",
+                ))
+                .bind(line)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(left)
+            }
+
+            async fn delete_verification(&self, line: &str) -> Result<(), StoreError> {
+                sqlx::query(&sql("DELETE FROM auth_line_verifications WHERE line_number = $1"))
+                    .bind(line)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn purge_expired(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
                 let mut tx = self.pool.begin().await?;
                 // Tokens first (an expired token of a live session goes too), then the sessions;
@@ -480,6 +560,11 @@ macro_rules! impl_user_store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                // Codes live minutes; whatever expired before `before` is of no use.
+                sqlx::query(&sql("DELETE FROM auth_line_verifications WHERE expires_at < $1"))
+                    .bind(bt(before))
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok((sessions, tokens))
             }

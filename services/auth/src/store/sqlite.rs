@@ -9,7 +9,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-use super::{NewUser, RefreshRecord, SessionRecord, StoreError, UserRecord, UserStore};
+use super::{
+    LineVerification, NewUser, RefreshRecord, SessionRecord, StoreError, UserRecord, UserStore,
+};
 
 type DbRow = SqliteRow;
 

@@ -75,6 +75,9 @@ pub async fn spawn_with(backend: Backend, opts: Opts) -> TestApp {
         ("ARGON2_MEMORY_KIB".into(), "64".into()),
         ("ARGON2_ITERATIONS".into(), "1".into()),
         ("SEED_DEMO_USERS".into(), "true".into()),
+        // One-step registration, as these tests always did; verified and closed registration
+        // are tested against the real KOS mock in crates/integration-tests/tests/registration.rs.
+        ("REGISTRATION_MODE".into(), "open".into()),
         ("JWT_KEYS_DIR".into(), keys_dir.path().display().to_string()),
         ("DATA_DIR".into(), data.path().display().to_string()),
     ]);

@@ -3,6 +3,7 @@
 // Test code: a failed unwrap is a failed test.
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test on error")]
 
+mod doors;
 mod flows;
 mod helpers;
 mod security;

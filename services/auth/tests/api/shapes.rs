@@ -241,8 +241,13 @@ backend_tests!(register_rules_and_conflicts, |backend| async move {
     let (s, b) = parts(app.post("/api/v1/auth/register", other.clone()).await).await;
     assert_eq!((s, code(&b)), (409, "LINE_ALREADY_REGISTERED"));
 
-    // Privileged codes need an ADMIN bearer.
+    // A customer id binds one account (issue 17, docs/api.md §2.8.1).
     other["lineNumber"] = json!("010-2222-3333");
+    let (s, b) = parts(app.post("/api/v1/auth/register", other.clone()).await).await;
+    assert_eq!((s, code(&b)), (409, "CUSTOMER_ALREADY_REGISTERED"), "{b}");
+    other["customerId"] = json!("CU-OTHER-0002");
+
+    // Privileged codes need an ADMIN bearer.
     other["permissions"] = json!(["ADMIN"]);
     let (s, b) = parts(app.post("/api/v1/auth/register", other.clone()).await).await;
     assert_eq!((s, code(&b)), (403, "FORBIDDEN"));

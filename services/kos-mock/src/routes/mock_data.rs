@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 const CREATED: &str = "Mock 데이터가 성공적으로 생성되었습니다";
 const DISABLED: &str = "Mock 데이터 생성 권한이 없습니다";
+const READ_DISABLED: &str = "Mock 데이터 조회 권한이 없습니다";
 
 /// Creation body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -173,7 +174,7 @@ pub async fn create_mock_data_alias(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkMockData {
-    /// Number of consecutive lines, 1..=`KOS_BULK_MAX` (default 100,000).
+    /// Number of consecutive lines, 1..=`KOS_BULK_MAX` (default 10,000).
     #[schema(example = 5000)]
     pub count: Option<u32>,
     /// First line number (11 digits, dashes accepted).
@@ -343,6 +344,14 @@ async fn find(
     q: Result<Query<CustomerQuery>, QueryRejection>,
     code: &str,
 ) -> Result<Line, Response> {
+    // The OpenAPI document always promised 4030 here; reads used to answer anyway (issue 17).
+    if !app.config.mock_data_enabled {
+        return Err(reply::legacy_fail(
+            StatusCode::FORBIDDEN,
+            "4030",
+            READ_DISABLED,
+        ));
+    }
     let not_found =
         |code: &str| reply::legacy_fail(StatusCode::OK, code, "고객 정보를 찾을 수 없습니다");
     let Ok(Query(q)) = q else {

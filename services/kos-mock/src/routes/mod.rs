@@ -1,12 +1,16 @@
 //! The mock's routes. Every KOS endpoint sits behind the [`crate::gate`] of its endpoint name;
-//! admin routes behind the credential check only; mock-data routes behind nothing (governed by
-//! `KOS_MOCK_DATA_ENABLED`).
+//! admin routes (faults, simulation, SMS outbox, bulk creation) behind the credential check
+//! only; the customer reads (`mock-datas/customer/*`, both path sets) behind the gate of the
+//! `mock-data` endpoint (credentials, rate limit; docs/security.md). Single mock-data creation
+//! stays outside (the local registration page calls it; `KOS_MOCK_DATA_ENABLED=false` turns it
+//! off in production).
 
 pub mod admin;
 pub mod auth;
 pub mod bill;
 pub mod mock_data;
 pub mod product;
+pub mod sms;
 
 use std::sync::Arc;
 
@@ -111,32 +115,56 @@ pub fn router(app: &Arc<AppState>) -> Router {
                 ),
             ],
         ))
+        .merge(gated(
+            app,
+            Some(E::SmsSend),
+            "sms-send",
+            vec![(paths::SMS_SEND, post(sms::send_sms))],
+        ))
+        .merge(gated(
+            app,
+            None,
+            "admin",
+            vec![
+                (
+                    paths::ADMIN_SMS_OUTBOX,
+                    get(sms::read_outbox).delete(sms::clear_outbox),
+                ),
+                (
+                    paths::MOCK_DATAS_BULK,
+                    post(mock_data::create_mock_data_bulk),
+                ),
+            ],
+        ))
+        .merge(gated(
+            app,
+            Some(E::MockData),
+            "mock-data",
+            vec![
+                (
+                    "/api/v1/kos/mock-datas/customer/product",
+                    get(mock_data::get_customer_product),
+                ),
+                (
+                    "/api/v1/mock-datas/customer/product",
+                    get(mock_data::get_customer_product_alias),
+                ),
+                (
+                    "/api/v1/kos/mock-datas/customer/bill",
+                    get(mock_data::get_customer_bill),
+                ),
+                (
+                    "/api/v1/mock-datas/customer/bill",
+                    get(mock_data::get_customer_bill_alias),
+                ),
+            ],
+        ))
         .merge(
             Router::new()
                 .route(paths::MOCK_DATAS, post(mock_data::create_mock_data))
                 .route(
                     "/api/v1/mock-datas",
                     post(mock_data::create_mock_data_alias),
-                )
-                .route(
-                    paths::MOCK_DATAS_BULK,
-                    post(mock_data::create_mock_data_bulk),
-                )
-                .route(
-                    "/api/v1/kos/mock-datas/customer/product",
-                    get(mock_data::get_customer_product),
-                )
-                .route(
-                    "/api/v1/mock-datas/customer/product",
-                    get(mock_data::get_customer_product_alias),
-                )
-                .route(
-                    "/api/v1/kos/mock-datas/customer/bill",
-                    get(mock_data::get_customer_bill),
-                )
-                .route(
-                    "/api/v1/mock-datas/customer/bill",
-                    get(mock_data::get_customer_bill_alias),
                 )
                 .with_state(app.clone()),
         )

@@ -7,6 +7,7 @@
 
 mod admin_sim;
 mod bills;
+mod closed_doors;
 mod faults;
 mod helpers;
 mod mock_data;

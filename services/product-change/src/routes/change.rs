@@ -241,14 +241,29 @@ pub async fn get_change_result(
     if !valid_key(&request_id) {
         return Err(ApiError::new(ErrorCode::RequestNotFound));
     }
-    let r = state
-        .service
-        .store()
+    let store = state.service.store();
+    let own = |r: &crate::domain::ChangeRecord| r.user_id == user.user_id();
+    let mut found = store
         .get_change(&request_id)
         .await
         .map_err(ApiError::unavailable)?
-        .filter(|r| r.user_id == user.user_id())
-        .ok_or_else(|| ApiError::new(ErrorCode::RequestNotFound))?;
+        .filter(own);
+    if found.is_none() {
+        // The id the caller chose for its change (body `requestId`), resolved for this user
+        // only: another user's choice of the same id is another change (issue 17).
+        if let Some(id) = store
+            .find_client_id(user.user_id(), &request_id)
+            .await
+            .map_err(ApiError::unavailable)?
+        {
+            found = store
+                .get_change(&id)
+                .await
+                .map_err(ApiError::unavailable)?
+                .filter(own);
+        }
+    }
+    let r = found.ok_or_else(|| ApiError::new(ErrorCode::RequestNotFound))?;
     let fmt = phonebill_common::time::format_kst;
     Ok(Envelope::ok(ChangeStatusData {
         request_id: r.request_id,

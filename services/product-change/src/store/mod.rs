@@ -128,6 +128,21 @@ pub trait ChangeStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Forgets a key (the request ended in a retryable error).
     async fn release_key(&self, user_id: &str, key: &str) -> Result<(), StoreError>;
+    /// Records that `user` calls change `request_id` by the id it chose (`client_id`); the first
+    /// mapping of a (user, client id) stays.
+    async fn map_client_id(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The change `user` calls `client_id`, if any.
+    async fn find_client_id(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError>;
     /// Deletes expired keys; returns how many.
     async fn purge_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Writes KOS call log rows (idempotent on `event_id`).

@@ -256,6 +256,41 @@ impl ChangeStore for PgStore {
         Ok(())
     }
 
+    async fn map_client_id(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO product_change_client_ids (user_id, client_request_id, request_id, \
+             created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_request_id) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(request_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_client_id(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT request_id FROM product_change_client_ids \
+             WHERE user_id = $1 AND client_request_id = $2",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn purge_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let r = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
             .bind(now)

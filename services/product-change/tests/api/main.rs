@@ -356,7 +356,9 @@ backend_tests!(kos_failures_never_fake_completion, |backend| async move {
         .await;
     assert_eq!(b["data"]["processStatus"], "PROCESSING");
     assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
-    // Business failure at KOS (requestId reused at KOS for another body: 2007) → FAILED 200.
+    // A client-chosen requestId that KOS already saw with another body used to reach KOS as
+    // the record id and fail with 2007. Since issue 17 the record id (and the one KOS sees) is
+    // the server's, so the client's id collides with nothing (docs/security.md, finding 7d).
     let t3 = app.user_token("01098765432");
     let kos_body = json!({ "lineNumber": "01098765432", "currentProductCode": "LTE-BASIC-001", "targetProductCode": "LTE-PREMIUM-001", "requestId": "client-rid-1" });
     app.client
@@ -369,10 +371,19 @@ backend_tests!(kos_failures_never_fake_completion, |backend| async move {
     body["requestId"] = json!("client-rid-1");
     let (s, b, _) = app.post("/api/v1/products/change", &t3, &body, None).await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b["data"]["processStatus"], "FAILED");
-    assert_eq!(b["data"]["resultCode"], "2007");
-    assert!(b["data"].get("changedProduct").is_none());
-    assert_eq!(app.kos_product("01098765432").await, "LTE-PREMIUM-001");
+    assert_eq!(b["data"]["processStatus"], "COMPLETED", "{b}");
+    let rid = b["data"]["requestId"].as_str().unwrap().to_owned();
+    assert!(rid.starts_with("PCR_"), "{rid}");
+    assert_eq!(app.kos_product("01098765432").await, "5G-PREMIUM-001");
+    // The owner finds the change by the id it chose, and by the server's.
+    for id in ["client-rid-1", rid.as_str()] {
+        let (s, b, _) = app.get(&format!("/api/v1/products/change/{id}"), &t3).await;
+        assert_eq!(
+            (s, b["data"]["requestId"].as_str()),
+            (200, Some(rid.as_str())),
+            "{b}"
+        );
+    }
 });
 
 backend_tests!(crash_recovery_reconciles_once, |backend| async move {

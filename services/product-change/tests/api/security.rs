@@ -261,3 +261,43 @@ backend_tests!(sql_metacharacters_are_plain_data, |backend| async move {
     );
     assert_eq!(history_rows(&app.db).await, 1);
 });
+
+// Issue 17 finding 7d (docs/security.md): request ids were one namespace across users, so a
+// client-chosen id already used by another user answered `422 IDEMPOTENCY_KEY_REUSED` and told
+// that it existed. Now another user's id is just another change, and reads of it are this
+// user's own.
+backend_tests!(
+    another_users_request_id_reveals_nothing,
+    |backend| async move {
+        let app = spawn_app(backend).await;
+        let (hong, kim) = (app.user_token(HONG), app.user_token(KIM));
+        let mut a = change_body(HONG, "5G-STANDARD-001", "5G-PREMIUM-001");
+        a["requestId"] = json!("shared-choice-1");
+        let (s, first, _) = app.post("/api/v1/products/change", &hong, &a, None).await;
+        assert_eq!(s, 200, "{first}");
+        let hong_rid = first["data"]["requestId"].as_str().unwrap().to_owned();
+        // The stranger (another customer) picks the same id for its own line.
+        let mut b = change_body(KIM, "LTE-BASIC-001", "LTE-PREMIUM-001");
+        b["requestId"] = json!("shared-choice-1");
+        let (s, second, _) = app.post("/api/v1/products/change", &kim, &b, None).await;
+        assert_eq!(s, 200, "another user's id must not collide: {second}");
+        assert_eq!(second["data"]["processStatus"], "COMPLETED", "{second}");
+        let kim_rid = second["data"]["requestId"].as_str().unwrap().to_owned();
+        assert_ne!(kim_rid, hong_rid);
+        // Each reads its own change by the shared name; neither reads the other's by its id.
+        for (token, mine, theirs) in [(&hong, &hong_rid, &kim_rid), (&kim, &kim_rid, &hong_rid)] {
+            let (s, b, _) = app
+                .get("/api/v1/products/change/shared-choice-1", token)
+                .await;
+            assert_eq!(
+                (s, b["data"]["requestId"].as_str()),
+                (200, Some(mine.as_str())),
+                "{b}"
+            );
+            let (s, b, _) = app
+                .get(&format!("/api/v1/products/change/{theirs}"), token)
+                .await;
+            assert_failure(s, &b, 404, "REQUEST_NOT_FOUND", "another user's record id");
+        }
+    }
+);
