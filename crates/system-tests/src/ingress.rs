@@ -179,6 +179,7 @@ impl Haproxy {
     /// address other pods call (JWKS, KOS), balanced over the same replicas as kube-proxy does,
     /// without the gateway's headers.
     pub fn config(
+        sock_dir: &Path,
         port: u16,
         routes: &[Route],
         backends: &BTreeMap<String, Vec<u16>>,
@@ -186,15 +187,17 @@ impl Haproxy {
     ) -> anyhow::Result<String> {
         let interval = CHECK_INTERVAL.as_millis();
         let mut c = String::new();
+        let sock_dir = sock_dir.display();
         // `-db` keeps it in the foreground; no daemon, no pid file, no stats socket.
         let _ = writeln!(
             c,
-            "global\n  maxconn 2000\n\ndefaults\n  mode http\n  timeout connect 2s\n  \
+            "global\n  maxconn 2000\n  stats socket {}/haproxy.sock mode 600 level admin\n\ndefaults\n  mode http\n  timeout connect 2s\n  \
              timeout client 60s\n  timeout server 60s\n  timeout http-request 10s\n  \
              option http-keep-alive\n  retries 2\n  \
              # a connection refused by a replica that just exited is retried on another one;\n  \
              # requests that reached a replica are never replayed\n  \
-             retry-on conn-failure\n  option redispatch\n"
+             retry-on conn-failure\n  option redispatch\n",
+            sock_dir
         );
         let _ = writeln!(c, "frontend ingress\n  bind 127.0.0.1:{port}");
         // Application Gateway appends `client-ip:port` to whatever X-Forwarded-For the client
@@ -265,7 +268,10 @@ impl Haproxy {
     ) -> anyhow::Result<Self> {
         let port = free_port();
         let config = dir.join("haproxy.cfg");
-        std::fs::write(&config, Self::config(port, routes, backends, services)?)?;
+        std::fs::write(
+            &config,
+            Self::config(dir, port, routes, backends, services)?,
+        )?;
         let haproxy = which("haproxy").context(
             "haproxy is not installed (apt-get install haproxy; scripts/test.sh installs it)",
         )?;
@@ -302,6 +308,43 @@ impl Haproxy {
     /// `base + path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Each server's health as HAProxy sees it (`be_auth_service/auth-service-0` → `UP`),
+    /// from `show stat` on the admin socket.
+    pub async fn server_states(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let sock = self.config.with_file_name("haproxy.sock");
+        let mut s = tokio::net::UnixStream::connect(&sock).await?;
+        s.write_all(b"show stat\n").await?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await?;
+        // CSV: pxname,svname,...; column 17 is `status`.
+        Ok(out
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let (px, sv, status) = (f.first()?, f.get(1)?, f.get(17)?);
+                (!matches!(*sv, "FRONTEND" | "BACKEND"))
+                    .then(|| (format!("{px}/{sv}"), (*status).to_owned()))
+            })
+            .collect())
+    }
+
+    /// Waits until HAProxy's health checks see every server up.
+    pub async fn wait_all_up(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let states = self.server_states().await?;
+            if !states.is_empty() && states.values().all(|s| s == "UP") {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("servers not up after {timeout:?}: {states:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -396,9 +439,10 @@ spec:
         let mut backends = BTreeMap::new();
         backends.insert("auth-service".to_owned(), vec![1001, 1002]);
         let none = BTreeMap::new();
-        assert!(Haproxy::config(9000, &routes, &backends, &none).is_err());
+        assert!(Haproxy::config(Path::new("/tmp"), 9000, &routes, &backends, &none).is_err());
         backends.insert("bill-inquiry-service".to_owned(), vec![2001, 2002]);
-        let cfg = Haproxy::config(9000, &routes, &backends, &none).expect("config");
+        let cfg =
+            Haproxy::config(Path::new("/tmp"), 9000, &routes, &backends, &none).expect("config");
         for port in [1001, 1002, 2001, 2002] {
             assert!(cfg.contains(&format!("127.0.0.1:{port} check")), "{cfg}");
         }

@@ -203,6 +203,7 @@ impl ProdShape {
             .await?;
             shape.replicas.insert(b, started);
         }
+        shape.ingress.wait_all_up(Duration::from_secs(10)).await?;
         Ok(shape)
     }
 
@@ -244,6 +245,8 @@ impl ProdShape {
                 ("ARGON2_MEMORY_KIB", "64".into()),
                 ("ARGON2_ITERATIONS", "1".into()),
                 ("TRUST_X_FORWARDED_FOR", "true".into()),
+                // Verified registration asks KOS who holds a line.
+                ("KOS_BASE_URL", kos),
             ],
             _ => vec![("JWKS_URL", jwks), ("KOS_BASE_URL", kos)],
         };
@@ -283,9 +286,9 @@ impl ProdShape {
             None => bail!("{} did not exit within {grace:?}", r.name),
         }
         r.svc = stack.start(r.binary, &r.name, r.svc.port, &r.env).await?;
-        // Back in the ingress once a health check sees readiness 200.
-        tokio::time::sleep(crate::ingress::CHECK_INTERVAL * 2).await;
-        Ok(())
+        // The next replica goes only once the ingress sends to this one again, as a rolling
+        // update waits for the new pod's readiness.
+        self.ingress.wait_all_up(Duration::from_secs(10)).await
     }
 }
 
