@@ -271,3 +271,42 @@ async fn a_rolling_restart_of_every_replica_under_load_fails_no_request() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_login_limit_behind_the_ingress_is_per_client_and_shared_by_the_auth_replicas() {
+    bounded(Duration::from_secs(150), async {
+        let shape = ProdShape::start(Backing::machine(), 2)
+            .await
+            .expect("production shape");
+        let http = shape.stack.http.inner();
+        // One fixed window: start at least 15 s before the minute turns.
+        let sec = chrono::Utc::now().timestamp().rem_euclid(60);
+        if sec > 45 {
+            tokio::time::sleep(Duration::from_secs(u64::try_from(61 - sec).unwrap_or(16))).await;
+        }
+        let (mut ok, mut limited) = (0, 0);
+        for i in 0..25 {
+            // A client that writes its own X-Forwarded-For, a new address each time: the
+            // gateway appends the real one, and that is the one counted.
+            let r = http
+                .post(shape.url("/api/v1/auth/login"))
+                .header("X-Forwarded-For", format!("203.0.113.{i}, 198.51.100.{i}:4000"))
+                .json(&json!({ "userId": "mvno001", "password": "Phonebill1!" }))
+                .send()
+                .await
+                .expect("login");
+            match r.status().as_u16() {
+                200 => ok += 1,
+                429 => {
+                    assert!(r.headers().contains_key("retry-after"));
+                    limited += 1;
+                }
+                s => panic!("login {i}: HTTP {s}"),
+            }
+        }
+        println!("FIGURES production-shape login-limit ok={ok} limited={limited} (limit 20/min, 2 auth replicas)");
+        // Round-robin over 2 replicas: counted per replica, 25 logins would all pass.
+        assert_eq!((ok, limited), (20, 5), "the limit is once per client across replicas");
+    })
+    .await;
+}

@@ -130,6 +130,7 @@ pub async fn build_with_clock(
     let keyring = keys::Keyring::load(&config.keys)?;
     tracing::info!(active_kid = %keyring.active().kid(), keys = keyring.jwks().keys.len(), "JWT signing keys loaded");
     let deny = deps.deny_list_or_start(&config.deny).await?;
+    let shared_limit = deny.redis();
     let verifier = TokenVerifier::new(
         VerifierConfig::new(
             config.issuer.clone(),
@@ -188,7 +189,13 @@ pub async fn build_with_clock(
     }
     spawn_session_purge(svc.clone(), database.clone(), deps.shutdown.child_token());
     Ok(App {
-        limiter: Arc::new(rate_limit::RateLimiter::new(config.rate_limit_per_minute)),
+        // One count per deployment when Redis is there (the deny list's connection and prefix).
+        limiter: Arc::new(match shared_limit {
+            Some((redis, prefix)) => {
+                rate_limit::RateLimiter::shared(config.rate_limit_per_minute, redis, prefix)
+            }
+            None => rate_limit::RateLimiter::new(config.rate_limit_per_minute),
+        }),
         config,
         database,
         deps,

@@ -161,6 +161,15 @@ impl DenyList {
         list
     }
 
+    /// The Redis client and key prefix of the replication, so other per-deployment counters
+    /// (auth's login limit) share its connection and its `REDIS_KEY_PREFIX`.
+    pub fn redis(&self) -> Option<(RedisClient, String)> {
+        self.0.redis.as_ref().map(|r| {
+            let prefix = r.key.trim_end_matches("auth:denied").to_owned();
+            (r.client.clone(), prefix)
+        })
+    }
+
     /// Whether Redis replication is configured.
     pub fn is_replicated(&self) -> bool {
         self.0.redis.is_some()

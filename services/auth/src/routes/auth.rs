@@ -77,7 +77,7 @@ pub async fn login(
     headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    s.limiter.check(ip)?;
+    s.limiter.check(ip).await?;
     let input = validation::login(
         req.user_id,
         req.password,
@@ -287,7 +287,7 @@ pub async fn register(
     caller: Option<AuthUser>,
     Json(req): Json<RegisterRequest>,
 ) -> Result<Envelope<RegisterData>, ApiError> {
-    s.limiter.check(ip)?;
+    s.limiter.check(ip).await?;
     let input = validation::register(RegisterFields {
         user_id: req.user_id,
         customer_id: req.customer_id,
@@ -361,7 +361,7 @@ pub async fn request_verification(
     ClientIp(ip): ClientIp,
     Json(req): Json<VerificationRequest>,
 ) -> Result<Envelope<VerificationData>, ApiError> {
-    s.limiter.check(ip)?;
+    s.limiter.check(ip).await?;
     let line = req
         .line_number
         .as_deref()
