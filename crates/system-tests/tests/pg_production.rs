@@ -318,17 +318,8 @@ async fn two_product_change_replicas_send_each_of_100_stuck_changes_once() {
             .await
             .expect("duplicates");
         assert_eq!(twice, "0", "a requestId was sent twice");
-        let by_replica = |svc: &Service| {
-            let stack = &stack;
-            async move {
-                metric_sum(
-                    &svc.metrics(&stack.http).await,
-                    "product_change_total",
-                    &[],
-                )
-            }
-        };
-        let (fa, fb) = (by_replica(&a).await, by_replica(&b).await);
+        let fa = metric_sum(&a.metrics(&stack.http).await, "product_change_total", &[]);
+        let fb = metric_sum(&b.metrics(&stack.http).await, "product_change_total", &[]);
         assert!(fa > 0.0 && fb > 0.0, "both replicas reconciled (a={fa}, b={fb})");
         println!(
             "FIGURES pg-reconcile-claims replicas=2 stuck=100 kos_change_calls={sent} \
