@@ -360,7 +360,7 @@ async fn wait_replica(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_reads_go_to_the_replica_and_fall_back_when_it_lags_or_is_down() {
-    bounded(Duration::from_secs(180), async {
+    bounded(Duration::from_secs(300), async {
         let stack = Stack::new();
         let ca = TestCa::create(&stack.path().join("ca"), "pg").expect("CA");
         let other = TestCa::create(&stack.path().join("other"), "other").expect("other CA");
