@@ -29,8 +29,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply this service's database migrations (DATABASE_MIGRATION_URL, else DATABASE_URL) and
-    /// exit: 0 when the schema is up to date.
+    /// Apply this service's database migrations with the owner role (the migration URL, else
+    /// the database URL) and exit: 0 when the schema is up to date.
     Migrate {
         /// Keep retrying the first connection for up to SECONDS (60 when given without a value)
         /// instead of failing at once (the Job may start before the database answers).
