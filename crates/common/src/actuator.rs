@@ -91,7 +91,8 @@ pub trait HealthCheck: Send + Sync {
     async fn check(&self) -> ComponentHealth;
 }
 
-/// Readiness of a service's own database: migrations applied and `SELECT 1` within 1 s.
+/// Readiness of a service's own database: `SELECT 1` within 1 s and its migrations applied
+/// (else DOWN naming the missing ones).
 #[derive(Debug, Clone)]
 pub struct DbHealth {
     /// Component name (`db` standalone; `<service>.db` in the all-in-one process).
@@ -112,8 +113,10 @@ impl HealthCheck for DbHealth {
         if let Err(e) = self.database.db.ping(Duration::from_secs(1)).await {
             return ComponentHealth::down(e.to_string());
         }
-        if !self.database.is_migrated() {
-            return ComponentHealth::down("migrations not applied yet");
+        // A schema that is behind names the missing migrations (docs/reliability.md): the
+        // process keeps running and turns ready once `<binary> migrate` has applied them.
+        if let Some(problem) = self.database.schema_problem().await {
+            return ComponentHealth::down(problem);
         }
         ComponentHealth::up()
     }

@@ -12,6 +12,10 @@
 //! | `BIND_ADDRESS` | `0.0.0.0` (`127.0.0.1` all-in-one) | listening address |
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/<service>.db` | `postgres://…` or `sqlite://…` |
 //! | `DATABASE_MAX_CONNECTIONS` | 10 | pool size |
+//! | `DATABASE_MIGRATE_ON_START` | `true` | apply migrations at start; `false` (the chart: a hook Job runs `<binary> migrate`) only checks them, readiness 503 names the missing ones |
+//! | `DATABASE_MIGRATION_URL` | `DATABASE_URL` | URL of the owner role (DDL), used by `<binary> migrate` and by migrate-on-start |
+//! | `DATABASE_READ_URL` | unset | read replica for the history queries of bill-inquiry and product-change |
+//! | `DATABASE_READ_MAX_LAG_MS` | 2000 | replay lag beyond which reads go back to the primary |
 //! | `DATA_DIR` | `./data` | where SQLite files and local keys live |
 //! | `REDIS_URL` | unset (L1 cache only) | `redis://…` or `rediss://…` |
 //! | `CORS_ALLOWED_ORIGINS` | `http://localhost:3000,http://localhost:5173` | exact origins, comma-separated, or `*` |
@@ -366,15 +370,47 @@ impl HttpConfig {
 /// Where a service keeps its data.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    /// The connection URL.
+    /// The connection URL (the app role: DML only in production).
     pub url: DatabaseUrl,
     /// Pool size.
     pub max_connections: u32,
+    /// The owner role's URL for migrations (`DATABASE_MIGRATION_URL`); `None`: `url`.
+    pub migration_url: Option<DatabaseUrl>,
+    /// Apply migrations at start (`true`) or only check them (`false`).
+    pub migrate_on_start: bool,
+    /// The read replica, if any.
+    pub read: Option<ReadReplicaConfig>,
+}
+
+/// A read replica for history queries (docs/architecture.md "Read replica").
+#[derive(Debug, Clone)]
+pub struct ReadReplicaConfig {
+    /// `DATABASE_READ_URL`.
+    pub url: DatabaseUrl,
+    /// `DATABASE_READ_MAX_LAG_MS`: beyond this replay lag, reads go to the primary.
+    pub max_lag: Duration,
 }
 
 impl DatabaseConfig {
-    /// Reads `DATABASE_URL` (default: an SQLite file `<service>.db` under `DATA_DIR`) and
-    /// `DATABASE_MAX_CONNECTIONS`.
+    /// A configuration of `url` with the defaults (tests).
+    pub fn new(url: impl Into<String>, max_connections: u32) -> Self {
+        Self {
+            url: DatabaseUrl::new(url),
+            max_connections,
+            migration_url: None,
+            migrate_on_start: true,
+            read: None,
+        }
+    }
+
+    /// The URL migrations run with: `DATABASE_MIGRATION_URL`, else `DATABASE_URL`.
+    pub fn migration_url(&self) -> &DatabaseUrl {
+        self.migration_url.as_ref().unwrap_or(&self.url)
+    }
+
+    /// Reads `DATABASE_URL` (default: an SQLite file `<service>.db` under `DATA_DIR`),
+    /// `DATABASE_MAX_CONNECTIONS`, `DATABASE_MIGRATION_URL`, `DATABASE_MIGRATE_ON_START`,
+    /// `DATABASE_READ_URL` and `DATABASE_READ_MAX_LAG_MS`.
     pub fn from_env(env: Env<'_>, service: &str) -> Result<Self, ConfigError> {
         let url = match env.string("DATABASE_URL") {
             Some(u) => {
@@ -387,9 +423,49 @@ impl DatabaseConfig {
                 DatabaseUrl::new(crate::db::sqlite_url(&dir.join(format!("{service}.db"))))
             }
         };
+        let kind = crate::db::DbKind::from_url(url.expose())
+            .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
+        let same_kind = |var: &str, u: &str| -> Result<DatabaseUrl, ConfigError> {
+            let k =
+                crate::db::DbKind::from_url(u).map_err(|e| ConfigError::new(var, e.to_string()))?;
+            if k != kind {
+                return Err(ConfigError::new(
+                    var,
+                    "must name the same kind of database as DATABASE_URL",
+                ));
+            }
+            Ok(DatabaseUrl::new(u))
+        };
+        let migration_url = env
+            .string("DATABASE_MIGRATION_URL")
+            .map(|u| same_kind("DATABASE_MIGRATION_URL", &u))
+            .transpose()?;
+        let read = match env.string("DATABASE_READ_URL") {
+            None => None,
+            Some(u) => {
+                let read_url = same_kind("DATABASE_READ_URL", &u)?;
+                if kind != crate::db::DbKind::Postgres {
+                    return Err(ConfigError::new(
+                        "DATABASE_READ_URL",
+                        "a read replica needs PostgreSQL (DATABASE_URL is SQLite)",
+                    ));
+                }
+                Some(ReadReplicaConfig {
+                    url: read_url,
+                    max_lag: Duration::from_millis(env.ranged(
+                        "DATABASE_READ_MAX_LAG_MS",
+                        2000u64,
+                        0..=600_000,
+                    )?),
+                })
+            }
+        };
         Ok(Self {
             url,
             max_connections: env.ranged("DATABASE_MAX_CONNECTIONS", 10u32, 1..=200)?,
+            migration_url,
+            migrate_on_start: env.bool("DATABASE_MIGRATE_ON_START", true)?,
+            read,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod actuator;
 pub mod auth;
 pub mod breaker;
 pub mod cache;
+pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod db;

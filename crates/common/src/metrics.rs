@@ -55,6 +55,8 @@ pub struct Inner {
     pub product_changes: IntCounterVec,
     /// `kos_mock_requests_total{endpoint,result_code,fault}`.
     pub kos_mock_requests: IntCounterVec,
+    /// `db_reads_total{service,target}`: history reads by where they ran (`replica`, `primary`).
+    pub db_reads: IntCounterVec,
 }
 
 impl std::ops::Deref for Metrics {
@@ -148,6 +150,12 @@ impl Metrics {
                 "kos_request_duration_seconds",
                 "KOS call duration by endpoint and outcome",
                 &["endpoint", "outcome"],
+            ),
+            db_reads: counter(
+                &r,
+                "db_reads_total",
+                "Read-only history queries by the database they ran on (replica or primary)",
+                &["service", "target"],
             ),
             history_queue_depth: gauge(
                 &r,

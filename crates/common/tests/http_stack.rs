@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use phonebill_common::actuator::{DbHealth, HealthCheck, Lifecycle};
-use phonebill_common::config::{DatabaseConfig, DatabaseUrl, HttpConfig, ServerConfig};
+use phonebill_common::config::{DatabaseConfig, HttpConfig, ServerConfig};
 use phonebill_common::db::{Database, Migrations};
 use phonebill_common::envelope::Envelope;
 use phonebill_common::extract::{Json, Path, Query};
@@ -72,10 +72,7 @@ async fn spawn(db_url: Option<String>, db_guard: Option<TestDb>, timeout: Durati
     let shutdown = CancellationToken::new();
     let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
     if let Some(url) = db_url {
-        let cfg = DatabaseConfig {
-            url: DatabaseUrl::new(url),
-            max_connections: 2,
-        };
+        let cfg = DatabaseConfig::new(url, 2);
         let database = Database::start(&cfg, "http-stack-test", MIGRATIONS, shutdown.child_token())
             .expect("pool");
         health.push(Arc::new(DbHealth {

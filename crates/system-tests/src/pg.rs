@@ -1,6 +1,12 @@
 //! A private PostgreSQL cluster (`initdb` + `pg_ctl`, as the `postgres` user when run as root)
 //! that a test may stop and start again: the machine's shared server must never be stopped by a
 //! test.
+//!
+//! The production shape ([`PgCluster::start_tls`]): TCP only over TLS (`ssl=on`, `hostssl`
+//! lines only in `pg_hba.conf`, so a plain connection is refused) with a certificate of a
+//! [`TestCa`], as Azure's flexible server; a streaming read replica of it
+//! ([`PgCluster::replica`], `pg_basebackup -R`) whose replay a test can pause to make it lag.
+//! Tests and [`PgCluster::psql`] reach both over their Unix socket.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,15 +14,24 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 use crate::proc::free_port;
+use crate::tls::TestCa;
 
 /// A cluster in a temp dir, listening on 127.0.0.1:`port`, trust authentication.
 #[derive(Debug)]
 pub struct PgCluster {
     /// Its port (kept across restarts).
     pub port: u16,
+    /// The CA whose certificate it presents, when TLS-only.
+    pub ca: Option<TestCa>,
     data: PathBuf,
     log: PathBuf,
     _dir: tempfile::TempDir,
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    f.write_all(text.as_bytes())
 }
 
 /// Whether the tests run as root (then the PostgreSQL tools run as `postgres`: they refuse root).
@@ -59,6 +74,11 @@ fn pg_tool(tool: &str) -> PathBuf {
 
 /// Runs a PostgreSQL tool, as `postgres` when the tests run as root.
 fn as_postgres(tool: &str, args: &[&str]) -> anyhow::Result<()> {
+    as_postgres_out(tool, args).map(|_| ())
+}
+
+/// [`as_postgres`], returning standard output.
+fn as_postgres_out(tool: &str, args: &[&str]) -> anyhow::Result<String> {
     let program = pg_tool(tool);
     let mut cmd = if is_root() {
         let mut c = Command::new("runuser");
@@ -79,25 +99,106 @@ fn as_postgres(tool: &str, args: &[&str]) -> anyhow::Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A temp dir the `postgres` user owns when the tests run as root (it must own the whole path
+/// below /tmp).
+fn owned_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if is_root() {
+        let chowned = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(dir.path())
+            .status()
+            .expect("run chown");
+        assert!(
+            chowned.success(),
+            "chown of the cluster dir to postgres failed"
+        );
+    }
+    dir
 }
 
 impl PgCluster {
     /// `initdb` a new cluster and start it.
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        // The postgres user must own the whole path below /tmp.
-        if is_root() {
-            let chowned = Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(dir.path())
-                .status()
-                .expect("run chown");
-            assert!(
-                chowned.success(),
-                "chown of the cluster dir to postgres failed"
-            );
-        }
+        let pg = Self::init(None).await;
+        pg.pg_start().await.expect("pg_ctl start");
+        pg
+    }
+
+    /// A cluster that accepts TCP connections only over TLS, presenting `ca`'s server
+    /// certificate, and streaming replication (over TLS too) for [`Self::replica`].
+    pub async fn start_tls(ca: &TestCa) -> Self {
+        let pg = Self::init(Some(ca.clone())).await;
+        let dir = pg.data.clone();
+        let (cert, key) = ca
+            .install_for(&dir, is_root().then_some("postgres"))
+            .expect("install the server certificate");
+        let conf = format!(
+            "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nwal_level = replica\n\
+             max_wal_senders = 5\nhot_standby = on\nwal_keep_size = '64MB'\n",
+            cert.display(),
+            key.display()
+        );
+        append(&dir.join("postgresql.conf"), &conf).expect("postgresql.conf");
+        // No `host` line: a connection without TLS is refused ("no pg_hba.conf entry ... no
+        // encryption"), as on a server with require_secure_transport.
+        std::fs::write(
+            dir.join("pg_hba.conf"),
+            "local all all trust\n\
+             local replication all trust\n\
+             hostssl all all 127.0.0.1/32 trust\n\
+             hostssl replication all 127.0.0.1/32 trust\n",
+        )
+        .expect("pg_hba.conf");
+        pg.pg_start().await.expect("pg_ctl start (TLS)");
+        pg
+    }
+
+    /// A streaming replica of this (TLS) cluster: `pg_basebackup -R` over TLS into a new
+    /// directory, started on its own port, hot standby (read-only).
+    pub async fn replica(&self) -> Self {
+        let dir = owned_tempdir();
+        let data = dir.path().join("data");
+        let log = dir.path().join("postgres.log");
+        let conninfo = format!(
+            "host=127.0.0.1 port={} user=postgres sslmode=require",
+            self.port
+        );
+        let data_s = data.to_string_lossy().into_owned();
+        tokio::task::spawn_blocking(move || {
+            as_postgres(
+                "pg_basebackup",
+                &[
+                    "-d",
+                    &conninfo,
+                    "-D",
+                    &data_s,
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--no-sync",
+                ],
+            )
+        })
+        .await
+        .expect("pg_basebackup task")
+        .expect("pg_basebackup");
+        let pg = Self {
+            port: free_port(),
+            ca: self.ca.clone(),
+            data,
+            log,
+            _dir: dir,
+        };
+        pg.pg_start().await.expect("pg_ctl start (replica)");
+        pg
+    }
+
+    async fn init(ca: Option<TestCa>) -> Self {
+        let dir = owned_tempdir();
         let data = dir.path().join("data");
         let log = dir.path().join("postgres.log");
         let data_s = data.to_string_lossy().into_owned();
@@ -120,14 +221,93 @@ impl PgCluster {
         .await
         .expect("initdb task")
         .expect("initdb");
-        let pg = Self {
+        Self {
             port: free_port(),
+            ca,
             data,
             log,
             _dir: dir,
-        };
-        pg.pg_start().await.expect("pg_ctl start");
-        pg
+        }
+    }
+
+    /// Its temp dir (owned by the user PostgreSQL runs as: files a `psql` script needs go here).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// The directory of its Unix socket.
+    fn socket_dir(&self) -> String {
+        self.data
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Runs `sql` with `psql` as `user` in `db` over the Unix socket (no TLS needed); returns
+    /// the unaligned, tuples-only output. `vars` are `psql -v` variables; `file` runs a script
+    /// instead of `sql` when `sql` is empty.
+    pub async fn psql_as(
+        &self,
+        user: &str,
+        db: &str,
+        sql: &str,
+        file: Option<&Path>,
+        vars: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
+        let mut args: Vec<String> = vec![
+            "-X".into(),
+            "-q".into(),
+            "-At".into(),
+            "-v".into(),
+            "ON_ERROR_STOP=1".into(),
+            "-h".into(),
+            self.socket_dir(),
+            "-p".into(),
+            self.port.to_string(),
+            "-U".into(),
+            user.into(),
+            "-d".into(),
+            db.into(),
+        ];
+        for (k, v) in vars {
+            args.push("-v".into());
+            args.push(format!("{k}={v}"));
+        }
+        match file {
+            Some(f) => {
+                args.push("-f".into());
+                args.push(f.to_string_lossy().into_owned());
+            }
+            None => {
+                args.push("-c".into());
+                args.push(sql.into());
+            }
+        }
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            as_postgres_out("psql", &refs)
+        })
+        .await?
+        .map(|s| s.trim().to_owned())
+    }
+
+    /// [`Self::psql_as`] as `postgres`.
+    pub async fn psql(&self, db: &str, sql: &str) -> anyhow::Result<String> {
+        self.psql_as("postgres", db, sql, None, &[]).await
+    }
+
+    /// The URL a service uses to reach `db` as `user` over TLS with `verify-full` against this
+    /// cluster's CA (or `ca_cert` to test a wrong one).
+    pub fn tls_url(&self, user: &str, db: &str, ca_cert: Option<&Path>) -> String {
+        let ca = ca_cert
+            .map(Path::to_path_buf)
+            .or_else(|| self.ca.as_ref().map(|c| c.ca_cert.clone()))
+            .expect("a TLS cluster or an explicit CA");
+        format!(
+            "postgres://{user}@127.0.0.1:{}/{db}?sslmode=verify-full&sslrootcert={}",
+            self.port,
+            ca.display()
+        )
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/postgres`.
@@ -139,11 +319,7 @@ impl PgCluster {
     pub async fn pg_start(&self) -> anyhow::Result<()> {
         let data = self.data.to_string_lossy().into_owned();
         let log = self.log.to_string_lossy().into_owned();
-        let sock = self
-            .data
-            .parent()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let sock = self.socket_dir();
         let opts = format!(
             "-p {} -c listen_addresses=127.0.0.1 -k {sock} -c fsync=off -c max_connections=50",
             self.port

@@ -104,6 +104,19 @@ impl Stack {
         port: u16,
         env: &[(String, String)],
     ) -> anyhow::Result<Service> {
+        let mut svc = self.spawn(bin_name, name, port, env)?;
+        self.wait_ready(&mut svc, Duration::from_secs(60)).await?;
+        Ok(svc)
+    }
+
+    /// [`Self::start`] without waiting for readiness (a test of a service that is not ready).
+    pub fn spawn(
+        &self,
+        bin_name: &str,
+        name: &str,
+        port: u16,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Service> {
         let port = if port == 0 { free_port() } else { port };
         let data_dir = self.path().join(name);
         std::fs::create_dir_all(&data_dir)?;
@@ -118,14 +131,39 @@ impl Stack {
         // Later entries win (Command::env overwrites).
         all.extend(env.iter().cloned());
         let proc = Proc::spawn(name, &bin(bin_name), &[], &all, self.path())?;
-        let mut svc = Service {
+        Ok(Service {
             proc,
             port,
             base: format!("http://127.0.0.1:{port}"),
             data_dir,
-        };
-        self.wait_ready(&mut svc, Duration::from_secs(60)).await?;
-        Ok(svc)
+        })
+    }
+
+    /// Runs `bin_name args` to its end (at most `limit`) with only `PATH`, `HOME` and `env`
+    /// in its environment; returns whether it succeeded and its stdout and stderr.
+    pub async fn run_to_end(
+        &self,
+        bin_name: &str,
+        args: &[&str],
+        env: &[(String, String)],
+        limit: Duration,
+    ) -> anyhow::Result<(bool, String, String)> {
+        let mut cmd = tokio::process::Command::new(bin(bin_name));
+        cmd.args(args).env_clear().kill_on_drop(true);
+        for key in ["PATH", "HOME"] {
+            if let Some(v) = std::env::var_os(key) {
+                cmd.env(key, v);
+            }
+        }
+        cmd.envs(env.iter().cloned());
+        let out = tokio::time::timeout(limit, cmd.output())
+            .await
+            .map_err(|_| anyhow::anyhow!("{bin_name} {args:?} did not end within {limit:?}"))??;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
     }
 
     /// Polls readiness until `200`.

@@ -10,7 +10,7 @@ pub mod hostile;
 
 use std::sync::Once;
 
-use phonebill_common::config::{DatabaseConfig, DatabaseUrl};
+use phonebill_common::config::DatabaseConfig;
 use sqlx::Connection;
 
 /// The two storage backends every store-touching test runs on.
@@ -109,10 +109,7 @@ impl TestDb {
 
     /// The config to hand the app.
     pub fn config(&self) -> DatabaseConfig {
-        DatabaseConfig {
-            url: DatabaseUrl::new(self.url.clone()),
-            max_connections: 5,
-        }
+        DatabaseConfig::new(self.url.clone(), 5)
     }
 }
 

@@ -1,7 +1,11 @@
 //! `auth-service`: the auth service as its own process (production: one per pod).
+//!
+//! `<binary> migrate [--wait [SECONDS]]` applies the database migrations (owner role,
+//! `DATABASE_MIGRATION_URL`) and exits instead of serving (docs/deployment.md).
 
 use anyhow::Context;
 use phonebill_auth::Config;
+use phonebill_common::cli::{Cli, Command};
 use phonebill_common::config::{Env, ProcessEnv};
 use phonebill_common::service::Deps;
 
@@ -14,6 +18,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `auth-service migrate`: apply the migrations with the owner role and exit (the chart's hook Job).
+    if let Some(Command::Migrate { wait }) = Cli::parse_for("auth-service").command {
+        let report = phonebill_common::cli::migrate(
+            Env::new(&ProcessEnv),
+            phonebill_auth::SERVICE,
+            "auth-service",
+            &phonebill_auth::MIGRATIONS,
+            wait,
+        )
+        .await?;
+        println!("auth-service migrate: {report}");
+        return Ok(());
+    }
     let config = Config::from_env(Env::new(&ProcessEnv))?;
     let _telemetry = phonebill_common::telemetry::init(&config.base.telemetry)?;
     let deps = Deps::new();

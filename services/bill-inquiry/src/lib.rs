@@ -100,6 +100,8 @@ pub struct App {
     pub config: Config,
     /// Its database.
     pub database: Database,
+    /// Readiness of the read replica (`DATABASE_READ_URL`), when there is one.
+    replica_health: Option<Arc<dyn HealthCheck>>,
     /// What the process gave it.
     pub deps: Deps,
     /// The store (tests read history through it).
@@ -141,7 +143,15 @@ pub async fn build_with_clock(
         MIGRATIONS,
         deps.shutdown.child_token(),
     )?;
-    let store = store::for_db(&database.db);
+    let reads = database.read_router(
+        &config.base.database,
+        "bill-inquiry-service",
+        SERVICE,
+        &deps.metrics,
+        deps.shutdown.child_token(),
+    )?;
+    let replica_health = reads.as_ref().and_then(|r| r.health());
+    let store = store::for_db(&database.db, reads);
     let deny = deps.deny_list_or_start(&config.deny).await?;
     let verifier =
         TokenVerifier::new(config.verifier.clone(), deny).with_metrics(deps.metrics.clone());
@@ -185,6 +195,7 @@ pub async fn build_with_clock(
     Ok(App {
         config,
         database,
+        replica_health,
         deps,
         store,
         cache,
@@ -246,6 +257,8 @@ impl App {
             self.cache.health_check(),
             Arc::new(KosHealth(self.kos.clone())),
         ];
+        let mut health = health;
+        health.extend(self.replica_health.clone());
         ServiceParts {
             name: SERVICE,
             router: routes::router(self.state.clone()),

@@ -1,7 +1,11 @@
 //! `bill-inquiry-service`: the bill-inquiry service as its own process (production: one per pod).
+//!
+//! `<binary> migrate [--wait [SECONDS]]` applies the database migrations (owner role,
+//! `DATABASE_MIGRATION_URL`) and exits instead of serving (docs/deployment.md).
 
 use anyhow::Context;
 use phonebill_bill_inquiry::Config;
+use phonebill_common::cli::{Cli, Command};
 use phonebill_common::config::{Env, ProcessEnv};
 use phonebill_common::service::Deps;
 
@@ -14,6 +18,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `bill-inquiry-service migrate`: apply the migrations with the owner role and exit (the chart's hook Job).
+    if let Some(Command::Migrate { wait }) = Cli::parse_for("bill-inquiry-service").command {
+        let report = phonebill_common::cli::migrate(
+            Env::new(&ProcessEnv),
+            phonebill_bill_inquiry::SERVICE,
+            "bill-inquiry-service",
+            &phonebill_bill_inquiry::MIGRATIONS,
+            wait,
+        )
+        .await?;
+        println!("bill-inquiry-service migrate: {report}");
+        return Ok(());
+    }
     let config = Config::from_env(Env::new(&ProcessEnv))?;
     let _telemetry = phonebill_common::telemetry::init(&config.base.telemetry)?;
     let deps = Deps::new();

@@ -1,6 +1,10 @@
 //! `kos-mock-service`: the KOS mock service as its own process (production: one per pod).
+//!
+//! `<binary> migrate [--wait [SECONDS]]` applies the database migrations (owner role,
+//! `DATABASE_MIGRATION_URL`) and exits instead of serving (docs/deployment.md).
 
 use anyhow::Context;
+use phonebill_common::cli::{Cli, Command};
 use phonebill_common::config::{Env, ProcessEnv};
 use phonebill_common::service::Deps;
 use phonebill_kos_mock::Config;
@@ -14,6 +18,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `kos-mock-service migrate`: apply the migrations with the owner role and exit (the chart's hook Job).
+    if let Some(Command::Migrate { wait }) = Cli::parse_for("kos-mock-service").command {
+        let report = phonebill_common::cli::migrate(
+            Env::new(&ProcessEnv),
+            phonebill_kos_mock::SERVICE,
+            "kos-mock-service",
+            &phonebill_kos_mock::MIGRATIONS,
+            wait,
+        )
+        .await?;
+        println!("kos-mock-service migrate: {report}");
+        return Ok(());
+    }
     let config = Config::from_env(Env::new(&ProcessEnv))?;
     let _telemetry = phonebill_common::telemetry::init(&config.base.telemetry)?;
     let deps = Deps::new();

@@ -20,6 +20,7 @@
 //! | `RECONCILE_INTERVAL_SECONDS` | 30 | how often `PROCESSING` changes are re-sent to KOS (also once at start) |
 //! | `RECONCILE_MAX_ATTEMPTS` | 10 | reconciliation attempts before a change is given up (`E_KOS_TIMEOUT`) |
 //! | `RECONCILE_MAX_AGE_SECONDS` | 1800 | age after which a change is given up |
+//! | `RECONCILE_LEASE_SECONDS` | 120 | how long a replica's claim on due changes lasts; a replica that dies mid-pass leaves its rows due again after this (docs/architecture.md "Reconciliation claims") |
 //! | `RECONCILE_ENABLED` | `true` | run the reconciliation task (benchmarks may switch it off) |
 //! | `IDEMPOTENCY_TTL_SECONDS` | 86400 | how long an `Idempotency-Key` is remembered |
 
@@ -69,6 +70,9 @@ pub struct ReconcileConfig {
     pub max_attempts: i32,
     /// Age before giving up.
     pub max_age: Duration,
+    /// Lease of a claim on due rows: a replica stops sending a batch before it runs out, and
+    /// the rows of one that died become due again after it.
+    pub lease: Duration,
 }
 
 impl Default for ReconcileConfig {
@@ -78,6 +82,7 @@ impl Default for ReconcileConfig {
             interval: Duration::from_secs(30),
             max_attempts: 10,
             max_age: Duration::from_secs(30 * 60),
+            lease: Duration::from_secs(120),
         }
     }
 }
@@ -108,6 +113,11 @@ impl Config {
                     "RECONCILE_MAX_AGE_SECONDS",
                     1800u64,
                     1..=7 * 86_400,
+                )?),
+                lease: Duration::from_secs(env.ranged(
+                    "RECONCILE_LEASE_SECONDS",
+                    120u64,
+                    10..=3600,
                 )?),
             },
             idempotency_ttl: Duration::from_secs(env.ranged(

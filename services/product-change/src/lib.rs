@@ -82,6 +82,8 @@ pub struct App {
     pub config: Config,
     /// Its database.
     pub database: Database,
+    /// Readiness of the read replica (`DATABASE_READ_URL`), when there is one.
+    replica_health: Option<Arc<dyn HealthCheck>>,
     /// What the process gave it.
     pub deps: Deps,
     /// The use cases (tests drive reconciliation through it).
@@ -109,9 +111,18 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
         MIGRATIONS,
         deps.shutdown.child_token(),
     )?;
-    let store: DynStore = match &database.db {
-        Db::Postgres(p) => Arc::new(store::postgres::PgStore::new(p.clone())),
-        Db::Sqlite(p) => Arc::new(store::sqlite::SqliteStore::new(p.clone())),
+    let reads = database.read_router(
+        &config.base.database,
+        "product-change-service",
+        SERVICE,
+        &deps.metrics,
+        deps.shutdown.child_token(),
+    )?;
+    let replica_health = reads.as_ref().and_then(|r| r.health());
+    let store: DynStore = match (&database.db, reads) {
+        (Db::Postgres(p), Some(r)) => Arc::new(store::postgres::PgStore::with_reads(p.clone(), r)),
+        (Db::Postgres(p), None) => Arc::new(store::postgres::PgStore::new(p.clone())),
+        (Db::Sqlite(p), _) => Arc::new(store::sqlite::SqliteStore::new(p.clone())),
     };
     let deny = deps
         .deny_list_or_start(&config.deny)
@@ -167,6 +178,7 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
     Ok(App {
         config,
         database,
+        replica_health,
         deps,
         service,
         verifier,
@@ -195,7 +207,7 @@ impl HealthCheck for KosHealth {
 impl App {
     /// Routes, document and readiness checks.
     pub fn parts(&self) -> ServiceParts {
-        let health: Vec<Arc<dyn HealthCheck>> = vec![
+        let mut health: Vec<Arc<dyn HealthCheck>> = vec![
             Arc::new(DbHealth {
                 name: "db".into(),
                 database: self.database.clone(),
@@ -204,6 +216,7 @@ impl App {
             self.verifier.health(),
             Arc::new(KosHealth(self.service.kos().clone())),
         ];
+        health.extend(self.replica_health.clone());
         ServiceParts {
             name: SERVICE,
             router: routes::router(routes::AppState {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use phonebill_common::db::Db;
+use phonebill_common::db::read::ReadRouter;
 use phonebill_common::history::HistorySink;
 use uuid::Uuid;
 
@@ -119,9 +120,12 @@ pub trait BillStore: HistorySink<HistoryEvent> {
 pub type DynBillStore = Arc<dyn BillStore>;
 
 /// The adapter for `db`.
-pub fn for_db(db: &Db) -> DynBillStore {
+pub fn for_db(db: &Db, reads: Option<ReadRouter>) -> DynBillStore {
     match db {
-        Db::Postgres(p) => Arc::new(PgBillStore::new(p.clone())),
+        Db::Postgres(p) => Arc::new(match reads {
+            Some(r) => PgBillStore::with_reads(p.clone(), r),
+            None => PgBillStore::new(p.clone()),
+        }),
         Db::Sqlite(p) => Arc::new(SqliteBillStore::new(p.clone())),
     }
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL adapter of [`super::BillStore`] (`timestamptz`, `jsonb`, `uuid`).
 
 use chrono::{DateTime, Utc};
+use phonebill_common::db::read::ReadRouter;
 use phonebill_common::history::HistorySink;
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
@@ -12,17 +13,32 @@ use crate::domain::HistoryFilter;
 
 type DB = sqlx::Postgres;
 type DbRow = PgRow;
+type Pool = PgPool;
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgBillStore {
     pool: PgPool,
+    reads: ReadRouter,
 }
 
 impl PgBillStore {
-    /// A store on `pool`.
+    /// A store on `pool`, every read on it.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self::with_reads(pool.clone(), ReadRouter::primary_only(pool))
+    }
+
+    /// A store on `pool` whose history reads go through `reads` (a read replica).
+    pub fn with_reads(pool: PgPool, reads: ReadRouter) -> Self {
+        Self { pool, reads }
+    }
+
+    async fn read<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: Fn(PgPool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        self.reads.read(f).await
     }
 }
 

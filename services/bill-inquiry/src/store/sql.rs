@@ -1,5 +1,6 @@
 //! The SQL of [`super::BillStore`], written once and expanded per dialect by
-//! `impl_bill_store!`. The invoking module provides: `DB` (the sqlx database), `DbRow`, `sql(&str)`
+//! `impl_bill_store!`. The invoking module provides: `DB` (the sqlx database), `DbRow`, `Pool`,
+//! a store method `read(f)` running a read-only query (on a replica where there is one), `sql(&str)`
 //! (placeholder syntax), `bt`/`gt`/`gto` (timestamps), `bu`/`gu` (uuid), `bj_owned`/`gj` (JSON).
 
 macro_rules! impl_bill_store {
@@ -55,6 +56,30 @@ macro_rules! impl_bill_store {
             if let Some(s) = f.status {
                 qb.push(" AND status = ").push_bind(s.as_str());
             }
+        }
+
+        async fn list_history_on(
+            pool: &Pool,
+            filter: &HistoryFilter,
+        ) -> Result<(Vec<InquiryRow>, u64), StoreError> {
+            let mut count =
+                sqlx::QueryBuilder::<DB>::new("SELECT COUNT(*) AS n FROM bill_inquiry_history");
+            push_filter(&mut count, filter);
+            let total: i64 = count.build().fetch_one(pool).await?.try_get("n")?;
+            let mut page = sqlx::QueryBuilder::<DB>::new(format!(
+                "SELECT {INQUIRY_COLS} FROM bill_inquiry_history"
+            ));
+            push_filter(&mut page, filter);
+            page.push(" ORDER BY requested_at DESC, request_id DESC LIMIT ")
+                .push_bind(i64::from(filter.size))
+                .push(" OFFSET ")
+                .push_bind(i64::try_from(filter.offset()).unwrap_or(i64::MAX));
+            let rows = page.build().fetch_all(pool).await?;
+            let items = rows
+                .iter()
+                .map(inquiry_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((items, u64::try_from(total).unwrap_or(0)))
         }
 
         #[async_trait::async_trait]
@@ -144,29 +169,10 @@ macro_rules! impl_bill_store {
                 if filter.lines.is_empty() {
                     return Ok((Vec::new(), 0));
                 }
-                let mut count = sqlx::QueryBuilder::<DB>::new(
-                    "SELECT COUNT(*) AS n FROM bill_inquiry_history",
-                );
-                push_filter(&mut count, filter);
-                let total: i64 = count
-                    .build()
-                    .fetch_one(&self.pool)
-                    .await?
-                    .try_get("n")?;
-                let mut page = sqlx::QueryBuilder::<DB>::new(format!(
-                    "SELECT {INQUIRY_COLS} FROM bill_inquiry_history"
-                ));
-                push_filter(&mut page, filter);
-                page.push(" ORDER BY requested_at DESC, request_id DESC LIMIT ")
-                    .push_bind(i64::from(filter.size))
-                    .push(" OFFSET ")
-                    .push_bind(i64::try_from(filter.offset()).unwrap_or(i64::MAX));
-                let rows = page.build().fetch_all(&self.pool).await?;
-                let items = rows
-                    .iter()
-                    .map(inquiry_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((items, u64::try_from(total).unwrap_or(0)))
+                // Read-only: the replica when there is a usable one (docs/architecture.md
+                // "Read replica").
+                self.read(|pool| async move { list_history_on(&pool, filter).await })
+                    .await
             }
 
             async fn list_kos_calls(&self, request_id: &str) -> Result<Vec<KosCallRow>, StoreError> {

@@ -15,6 +15,7 @@ use crate::domain::HistoryFilter;
 
 type DB = sqlx::Sqlite;
 type DbRow = SqliteRow;
+type Pool = SqlitePool;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -26,6 +27,15 @@ impl SqliteBillStore {
     /// A store on `pool`.
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
+    }
+
+    /// SQLite has no replica: every read on the one file.
+    async fn read<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: Fn(SqlitePool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        f(self.pool.clone()).await
     }
 }
 

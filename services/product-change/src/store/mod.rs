@@ -108,12 +108,21 @@ pub trait ChangeStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// One record.
     async fn get_change(&self, request_id: &str) -> Result<Option<ChangeRecord>, StoreError>;
-    /// `PROCESSING`/`PENDING` records due for reconciliation.
-    async fn due_changes(
+    /// Claims up to `limit` `PROCESSING`/`PENDING` records due for reconciliation for `owner`
+    /// until `lease_until`, oldest first, and returns them. Atomic across replicas: a row claimed
+    /// by one (and not yet released, lease not run out) is never returned to another
+    /// (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one conditional `UPDATE`, writes are
+    /// serialised). docs/architecture.md "Reconciliation claims".
+    async fn claim_due(
         &self,
         now: DateTime<Utc>,
+        owner: &str,
+        lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ChangeRecord>, StoreError>;
+    /// Releases `owner`'s claim on a record (after its attempt); a claim of another owner is
+    /// left alone.
+    async fn release_claim(&self, request_id: &str, owner: &str) -> Result<(), StoreError>;
     /// A page of history, newest first, and the total.
     async fn history(&self, f: &HistoryFilter) -> Result<(Vec<ChangeRecord>, i64), StoreError>;
     /// Claims `key` for `user`, replacing an expired row.

@@ -1,6 +1,7 @@
 //! PostgreSQL adapter of [`ChangeStore`].
 
 use chrono::{DateTime, Utc};
+use phonebill_common::db::read::ReadRouter;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, QueryBuilder, Row};
 
@@ -13,13 +14,51 @@ use crate::domain::{ChangeRecord, Finish, ProcessStatus};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    reads: ReadRouter,
 }
 
 impl PgStore {
-    /// A store on `pool`.
+    /// A store on `pool`, every read on it.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self::with_reads(pool.clone(), ReadRouter::primary_only(pool))
     }
+
+    /// A store on `pool` whose history reads go through `reads` (a read replica).
+    pub fn with_reads(pool: PgPool, reads: ReadRouter) -> Self {
+        Self { pool, reads }
+    }
+}
+
+/// A page of history and its total, on `pool` (the replica or the primary).
+async fn history_on(
+    pool: &PgPool,
+    f: &HistoryFilter,
+) -> Result<(Vec<ChangeRecord>, i64), StoreError> {
+    fn filter<'a>(q: &mut QueryBuilder<'a, sqlx::Postgres>, f: &'a HistoryFilter) {
+        q.push(" WHERE line_number IN (");
+        let mut sep = q.separated(", ");
+        for l in &f.lines {
+            sep.push_bind(l);
+        }
+        q.push(")");
+        if let Some(from) = f.from {
+            q.push(" AND requested_at >= ").push_bind(from);
+        }
+        if let Some(until) = f.until {
+            q.push(" AND requested_at < ").push_bind(until);
+        }
+    }
+    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM product_change_history");
+    filter(&mut count, f);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM product_change_history"));
+    filter(&mut q, f);
+    q.push(" ORDER BY requested_at DESC, request_id DESC LIMIT ")
+        .push_bind(f.limit)
+        .push(" OFFSET ")
+        .push_bind(f.offset);
+    let rows = q.build().fetch_all(pool).await?;
+    Ok((rows.iter().map(record).collect::<Result<_, _>>()?, total))
 }
 
 const COLUMNS: &str = "request_id, user_id, customer_id, line_number, current_product_code, \
@@ -100,7 +139,7 @@ impl ChangeStore for PgStore {
         let done = sqlx::query(
             "UPDATE product_change_history SET process_status = $2, result_code = $3, \
              result_message = $4, failure_reason = $5, kos_order_number = $6, effective_date = $7, \
-             processed_at = $8, updated_at = $8, next_attempt_at = NULL \
+             processed_at = $8, updated_at = $8, next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL \
              WHERE request_id = $1 AND process_status IN ('PENDING','PROCESSING')",
         )
         .bind(request_id)
@@ -144,50 +183,53 @@ impl ChangeStore for PgStore {
         row.as_ref().map(record).transpose()
     }
 
-    async fn due_changes(
+    async fn claim_due(
         &self,
         now: DateTime<Utc>,
+        owner: &str,
+        lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ChangeRecord>, StoreError> {
+        // SKIP LOCKED: rows another replica is claiming right now are skipped, not waited for;
+        // a row it claimed and committed is re-checked by PostgreSQL against the newest version
+        // (its lease is in the future), so it is not returned here.
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM product_change_history \
-             WHERE process_status IN ('PENDING','PROCESSING') \
-             AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
-             ORDER BY requested_at LIMIT $2"
+            "UPDATE product_change_history SET claimed_by = $2, claimed_until = $3 \
+             WHERE request_id IN (SELECT request_id FROM product_change_history \
+               WHERE process_status IN ('PENDING','PROCESSING') \
+               AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+               AND (claimed_until IS NULL OR claimed_until <= $1) \
+               ORDER BY requested_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING {COLUMNS}"
         ))
         .bind(now)
+        .bind(owner)
+        .bind(lease_until)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(record).collect()
+        let mut out = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|r| r.requested_at);
+        Ok(out)
+    }
+
+    async fn release_claim(&self, request_id: &str, owner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE product_change_history SET claimed_by = NULL, claimed_until = NULL \
+             WHERE request_id = $1 AND claimed_by = $2",
+        )
+        .bind(request_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn history(&self, f: &HistoryFilter) -> Result<(Vec<ChangeRecord>, i64), StoreError> {
-        fn filter<'a>(q: &mut QueryBuilder<'a, sqlx::Postgres>, f: &'a HistoryFilter) {
-            q.push(" WHERE line_number IN (");
-            let mut sep = q.separated(", ");
-            for l in &f.lines {
-                sep.push_bind(l);
-            }
-            q.push(")");
-            if let Some(from) = f.from {
-                q.push(" AND requested_at >= ").push_bind(from);
-            }
-            if let Some(until) = f.until {
-                q.push(" AND requested_at < ").push_bind(until);
-            }
-        }
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM product_change_history");
-        filter(&mut count, f);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM product_change_history"));
-        filter(&mut q, f);
-        q.push(" ORDER BY requested_at DESC, request_id DESC LIMIT ")
-            .push_bind(f.limit)
-            .push(" OFFSET ")
-            .push_bind(f.offset);
-        let rows = q.build().fetch_all(&self.pool).await?;
-        Ok((rows.iter().map(record).collect::<Result<_, _>>()?, total))
+        // Read-only: the replica when there is a usable one (docs/architecture.md "Read replica").
+        self.reads
+            .read(|pool| async move { history_on(&pool, f).await })
+            .await
     }
 
     async fn claim_key(&self, user_id: &str, key: &str, row: &KeyRow) -> Result<Claim, StoreError> {

@@ -122,7 +122,7 @@ impl ChangeStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE product_change_history SET process_status = $2, result_code = $3, \
              result_message = $4, failure_reason = $5, kos_order_number = $6, effective_date = $7, \
-             processed_at = $8, updated_at = $8, next_attempt_at = NULL \
+             processed_at = $8, updated_at = $8, next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL \
              WHERE request_id = $1 AND process_status IN ('PENDING','PROCESSING')",
         )
         .bind(request_id)
@@ -167,22 +167,45 @@ impl ChangeStore for SqliteStore {
         row.as_ref().map(record).transpose()
     }
 
-    async fn due_changes(
+    async fn claim_due(
         &self,
         now: DateTime<Utc>,
+        owner: &str,
+        lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ChangeRecord>, StoreError> {
+        // One statement: SQLite runs writers one at a time, so the sub-select and the update
+        // see the same rows and a second replica's claim finds them leased.
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM product_change_history \
-             WHERE process_status IN ('PENDING','PROCESSING') \
-             AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
-             ORDER BY requested_at LIMIT $2"
+            "UPDATE product_change_history SET claimed_by = $2, claimed_until = $3 \
+             WHERE request_id IN (SELECT request_id FROM product_change_history \
+               WHERE process_status IN ('PENDING','PROCESSING') \
+               AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+               AND (claimed_until IS NULL OR claimed_until <= $1) \
+               ORDER BY requested_at LIMIT $4) \
+             RETURNING {COLUMNS}"
         ))
         .bind(ts(now))
+        .bind(owner)
+        .bind(ts(lease_until))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(record).collect()
+        let mut out = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|r| r.requested_at);
+        Ok(out)
+    }
+
+    async fn release_claim(&self, request_id: &str, owner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE product_change_history SET claimed_by = NULL, claimed_until = NULL \
+             WHERE request_id = $1 AND claimed_by = $2",
+        )
+        .bind(request_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn history(&self, f: &HistoryFilter) -> Result<(Vec<ChangeRecord>, i64), StoreError> {

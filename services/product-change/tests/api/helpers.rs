@@ -68,6 +68,21 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, &[]).await
 }
 
+/// [`spawn_app`] without the background reconciliation task (the test drives every pass).
+pub async fn spawn_app_manual_reconcile(backend: Backend) -> TestApp {
+    let db = Arc::new(TestDb::new(backend).await);
+    let kos = spawn_kos().await;
+    spawn_on_with(
+        db,
+        kos,
+        Arc::new(SigningKey::generate("test-key").expect("key")),
+        phonebill_test_support::unique_prefix(),
+        false,
+        &[],
+    )
+    .await
+}
+
 /// [`spawn_app`] with extra service variables (e.g. `BREAKER_FAILURE_THRESHOLD`).
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let db = Arc::new(TestDb::new(backend).await);

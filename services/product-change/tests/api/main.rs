@@ -1,6 +1,7 @@
 //! Integration tests of the product-change service over real HTTP, with the real kos-mock, on
 //! both stores.
 
+mod claims;
 mod helpers;
 mod resilience;
 mod security;

@@ -6,9 +6,24 @@
 //! service's tests). The pool is created lazily and migrations run in a background task that
 //! retries until the database answers, so a service starts (and reports "not ready") while its
 //! database is down, and becomes ready by itself when it returns.
+//!
+//! In production the migrations are a step of their own ([`migrate`], `<binary> migrate` with
+//! the owner role in `DATABASE_MIGRATION_URL`) and the service runs with a role that has no DDL
+//! rights and `DATABASE_MIGRATE_ON_START=false`: it then only compares the applied migrations
+//! with its own ([`schema`]) and reports readiness 503 naming the missing ones until they are
+//! applied (docs/architecture.md "Migrations as their own step").
+//!
+//! - [`schema`]: which of a service's migrations a database lacks.
+//! - [`migrate`]: the `migrate` subcommand's work.
+//! - [`read`]: the optional read replica of the history queries and its fallback.
+
+pub mod migrate;
+pub mod read;
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -18,7 +33,7 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, DatabaseUrl};
 
 /// Which SQL dialect a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +159,16 @@ fn private_file(file: &std::path::Path) -> std::io::Result<()> {
 impl Db {
     /// Builds a lazily-connecting pool for `cfg`; `app_name` shows in `pg_stat_activity`.
     pub fn connect_lazy(cfg: &DatabaseConfig, app_name: &str) -> Result<Self, DbError> {
-        let url = cfg.url.expose();
+        Self::connect_lazy_url(&cfg.url, cfg.max_connections, app_name)
+    }
+
+    /// Builds a lazily-connecting pool of `max_connections` on `url`.
+    pub fn connect_lazy_url(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        app_name: &str,
+    ) -> Result<Self, DbError> {
+        let url = url.expose();
         match DbKind::from_url(url)? {
             DbKind::Postgres => {
                 let opts = PgConnectOptions::from_str(url)
@@ -153,7 +177,7 @@ impl Db {
                     // Every query has a deadline: a stuck statement must not hold a request forever.
                     .options([("statement_timeout", "10s"), ("lock_timeout", "5s")]);
                 let pool = PgPoolOptions::new()
-                    .max_connections(cfg.max_connections)
+                    .max_connections(max_connections)
                     .min_connections(0)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .idle_timeout(Duration::from_secs(300))
@@ -182,7 +206,7 @@ impl Db {
                     })?;
                 }
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(cfg.max_connections.min(8))
+                    .max_connections(max_connections.min(8))
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_lazy_with(opts);
                 Ok(Self::Sqlite(pool))
@@ -235,12 +259,30 @@ impl Db {
 pub struct Database {
     /// The pool.
     pub db: Db,
-    migrated: watch::Receiver<bool>,
+    migrations: Migrations,
+    migrate_on_start: bool,
+    migrated: Arc<watch::Sender<MigrationState>>,
 }
 
+/// Where the migration (or schema check) task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MigrationState {
+    /// Not known to be current yet.
+    Pending,
+    /// Applied (or found applied).
+    Done,
+    /// The task stopped (shutdown) before that.
+    Abandoned,
+}
+
+/// How often a service that does not migrate itself looks again at its schema.
+const SCHEMA_RECHECK: Duration = Duration::from_secs(2);
+
 impl Database {
-    /// Creates the pool and starts the migration task: it retries with capped backoff until the
-    /// migrations succeed or `cancel` fires.
+    /// Creates the pool and starts the migration task: with `DATABASE_MIGRATE_ON_START` (the
+    /// default) it applies the migrations (with `DATABASE_MIGRATION_URL` when set), retrying
+    /// with capped backoff until they succeed or `cancel` fires; without, it only checks every
+    /// 2 s whether they have been applied by `<binary> migrate`.
     pub fn start(
         cfg: &DatabaseConfig,
         app_name: &str,
@@ -248,41 +290,169 @@ impl Database {
         cancel: CancellationToken,
     ) -> Result<Self, DbError> {
         let db = Db::connect_lazy(cfg, app_name)?;
-        let (tx, rx) = watch::channel(false);
-        let task_db = db.clone();
+        let (tx, _rx) = watch::channel(MigrationState::Pending);
+        let database = Self {
+            db: db.clone(),
+            migrations,
+            migrate_on_start: cfg.migrate_on_start,
+            migrated: Arc::new(tx),
+        };
         let redacted = cfg.url.redacted();
-        tokio::spawn(async move {
-            let mut delay = Duration::from_millis(200);
-            loop {
-                match task_db.migrate(&migrations).await {
-                    Ok(()) => {
-                        tracing::info!(db.url = %redacted, "database migrations applied");
-                        let _ = tx.send(true);
-                        return;
+        let state = database.clone();
+        if cfg.migrate_on_start {
+            // The owner role's pool, when it is another role, lives only as long as the task.
+            let owner = match &cfg.migration_url {
+                Some(u) => Db::connect_lazy_url(u, 1, app_name)?,
+                None => db,
+            };
+            let separate = cfg.migration_url.is_some();
+            tokio::spawn(async move {
+                let mut delay = Duration::from_millis(200);
+                loop {
+                    match owner.migrate(&migrations).await {
+                        Ok(()) => {
+                            tracing::info!(db.url = %redacted, "database migrations applied");
+                            state.mark_migrated();
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(db.url = %redacted, error = %e, retry_in_ms = delay.as_millis() as u64, "database not ready; migrations will be retried");
+                        }
                     }
-                    Err(e) => {
-                        tracing::warn!(db.url = %redacted, error = %e, retry_in_ms = delay.as_millis() as u64, "database not ready; migrations will be retried");
+                    tokio::select! {
+                        () = cancel.cancelled() => {
+                            state.abandon();
+                            break;
+                        }
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                if separate {
+                    owner.close().await;
+                }
+            });
+        } else {
+            tokio::spawn(async move {
+                let mut reported = Vec::new();
+                loop {
+                    match schema::pending(&state.db, &migrations).await {
+                        Ok(missing) if missing.is_empty() => {
+                            tracing::info!(db.url = %redacted, "database schema is up to date");
+                            state.mark_migrated();
+                            return;
+                        }
+                        Ok(missing) => {
+                            if missing != reported {
+                                tracing::warn!(db.url = %redacted, missing = %missing.join(","), "database schema is behind; run the migrate step (DATABASE_MIGRATE_ON_START=false)");
+                                reported = missing;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(db.url = %redacted, error = %e, "cannot check the database schema; will retry");
+                        }
+                    }
+                    tokio::select! {
+                        () = cancel.cancelled() => {
+                            state.abandon();
+                            return;
+                        }
+                        () = tokio::time::sleep(SCHEMA_RECHECK) => {}
                     }
                 }
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
+            });
+        }
+        Ok(database)
+    }
+
+    /// Where this service's read-only history queries run: through the replica of
+    /// `DATABASE_READ_URL` when set ([`read::ReadRouter`]), else on the primary; `None` on
+    /// SQLite. An unusable read URL is an error naming the variable.
+    pub fn read_router(
+        &self,
+        cfg: &DatabaseConfig,
+        app_name: &str,
+        service: &'static str,
+        metrics: &crate::metrics::Metrics,
+        cancel: CancellationToken,
+    ) -> Result<Option<read::ReadRouter>, DbError> {
+        let Db::Postgres(primary) = &self.db else {
+            return Ok(None);
+        };
+        match &cfg.read {
+            None => Ok(Some(read::ReadRouter::primary_only(primary.clone()))),
+            Some(r) => read::ReadRouter::start(
+                primary.clone(),
+                r,
+                cfg.max_connections,
+                app_name,
+                service,
+                metrics.clone(),
+                cancel,
+            )
+            .map(Some)
+            .map_err(|e| DbError::InvalidUrl(format!("DATABASE_READ_URL: {e}"))),
+        }
+    }
+
+    fn mark_migrated(&self) {
+        self.migrated.send_replace(MigrationState::Done);
+    }
+
+    fn abandon(&self) {
+        self.migrated.send_if_modified(|s| {
+            if *s == MigrationState::Pending {
+                *s = MigrationState::Abandoned;
+                true
+            } else {
+                false
             }
         });
-        Ok(Self { db, migrated: rx })
+    }
+
+    /// The migrations this database is checked against.
+    pub fn migrations(&self) -> &Migrations {
+        &self.migrations
+    }
+
+    /// What readiness reports while the schema is not known to be current: `None` once it is
+    /// (or has just become so); otherwise why not, naming the missing migrations.
+    pub async fn schema_problem(&self) -> Option<String> {
+        if self.is_migrated() {
+            return None;
+        }
+        if self.migrate_on_start {
+            return Some("migrations not applied yet".into());
+        }
+        let check = schema::pending(&self.db, &self.migrations);
+        let Ok(checked) = tokio::time::timeout(Duration::from_secs(1), check).await else {
+            return Some("cannot check the database schema within 1s".into());
+        };
+        match checked {
+            Ok(missing) if missing.is_empty() => {
+                // Applied since the last look: ready now rather than at the next re-check.
+                self.mark_migrated();
+                None
+            }
+            Ok(missing) => Some(format!(
+                "database schema is behind: missing migration(s) {}; run `<binary> migrate` with DATABASE_MIGRATION_URL (DATABASE_MIGRATE_ON_START=false)",
+                missing.join(", ")
+            )),
+            Err(e) => Some(format!("cannot check the database schema: {e}")),
+        }
     }
 
     /// Whether the migrations have been applied.
     pub fn is_migrated(&self) -> bool {
-        *self.migrated.borrow()
+        *self.migrated.borrow() == MigrationState::Done
     }
 
     /// Waits until the migrations have been applied (or the task ended without success).
     pub async fn wait_migrated(&self) -> bool {
-        let mut rx = self.migrated.clone();
-        rx.wait_for(|m| *m).await.is_ok()
+        let mut rx = self.migrated.subscribe();
+        rx.wait_for(|m| *m != MigrationState::Pending)
+            .await
+            .is_ok_and(|m| *m == MigrationState::Done)
     }
 
     /// Runs `job` every `period` until `cancel`, the first time as soon as the migrations have
