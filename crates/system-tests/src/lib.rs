@@ -24,7 +24,7 @@ pub mod stack;
 pub mod tls;
 
 pub use http::{Http, Resp, metric_sum};
-pub use load::{InquiryLoad, LoadTotals};
+pub use load::{AnsweredLoad, Answers, InquiryLoad, LoadTotals};
 pub use pg::PgCluster;
 pub use proc::{Proc, bin, free_port};
 pub use redis::RedisServer;

@@ -245,6 +245,7 @@ impl App {
             self.state.verifier.health(),
             self.cache.health_check(),
             Arc::new(KosHealth(self.kos.clone())),
+            self.history_task.health(),
         ];
         ServiceParts {
             name: SERVICE,

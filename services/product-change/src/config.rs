@@ -20,12 +20,15 @@
 //! | `RECONCILE_MAX_AGE_SECONDS` | 1800 | age after which a change is given up |
 //! | `RECONCILE_ENABLED` | `true` | run the reconciliation task (benchmarks may switch it off) |
 //! | `IDEMPOTENCY_TTL_SECONDS` | 86400 | how long an `Idempotency-Key` is remembered |
+//! | `HISTORY_COMMIT_TIMEOUT_MS` | 2000 | bound on one KOS call-log commit; a request waits for its call rows' commit, past the bound the batch is spilled (docs/reliability.md) |
+//! | `HISTORY_SPILL_DIR` | `$DATA_DIR/spill` | where call-log rows the database did not take are spilled (`product-change-kos-calls.jsonl`); `off` = no spill |
 
 use std::time::Duration;
 
 use phonebill_common::auth::{DenyListConfig, VerifierConfig};
 use phonebill_common::cache::CacheConfig;
 use phonebill_common::config::{ConfigError, Env};
+use phonebill_common::history::HistoryConfig;
 use phonebill_common::kos::client::KosClientConfig;
 use phonebill_common::service::BaseConfig;
 
@@ -54,6 +57,8 @@ pub struct Config {
     pub reconcile: ReconcileConfig,
     /// Lifetime of an idempotency key.
     pub idempotency_ttl: Duration,
+    /// The KOS call-log writer (group commit and spill).
+    pub history: HistoryConfig,
 }
 
 /// When and how long in-flight changes are reconciled (SPEC 4.6).
@@ -113,6 +118,8 @@ impl Config {
                 86_400u64,
                 60..=30 * 86_400,
             )?),
+            history: HistoryConfig::default()
+                .with_durability_from_env(env, "product-change-kos-calls")?,
         })
     }
 }
