@@ -43,6 +43,9 @@ use crate::actuator::{ComponentHealth, HealthCheck};
 use crate::metrics::Metrics;
 use spill::SpillFile;
 
+/// Bound on the one-row write that probes whether a failed database is back.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// Where batches go (a service's store).
 #[async_trait::async_trait]
 pub trait HistorySink<E>: Send + Sync + 'static {
@@ -86,7 +89,7 @@ impl Default for HistoryConfig {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
             flush_deadline: Duration::from_secs(20),
-            commit_timeout: Duration::from_secs(2),
+            commit_timeout: Duration::from_secs(1),
             spill_path: None,
         }
     }
@@ -94,7 +97,7 @@ impl Default for HistoryConfig {
 
 impl HistoryConfig {
     /// Reads the durability settings: `HISTORY_COMMIT_TIMEOUT_MS` (bound on one commit, default
-    /// 2000) and `HISTORY_SPILL_DIR` (default `$DATA_DIR/spill`; `off` disables the spill). The
+    /// 1000) and `HISTORY_SPILL_DIR` (default `$DATA_DIR/spill`; `off` disables the spill). The
     /// spill file is `<dir>/<file>.jsonl`; `file` names the service and queue, so services that
     /// share a `DATA_DIR` (the all-in-one) never share a file.
     pub fn with_durability_from_env(
@@ -103,7 +106,7 @@ impl HistoryConfig {
         file: &str,
     ) -> Result<Self, crate::config::ConfigError> {
         self.commit_timeout =
-            Duration::from_millis(env.ranged("HISTORY_COMMIT_TIMEOUT_MS", 2000u64, 10..=60_000)?);
+            Duration::from_millis(env.ranged("HISTORY_COMMIT_TIMEOUT_MS", 1000u64, 10..=60_000)?);
         self.spill_path = match env.string("HISTORY_SPILL_DIR").as_deref() {
             Some("off") => None,
             Some("") | None => Some(crate::config::data_dir(env).join("spill")),
@@ -318,6 +321,7 @@ where
         written: 0,
         backoff: cfg.initial_backoff,
         next_replay: Instant::now(),
+        db_ok: true,
         cfg: cfg.clone(),
     };
     let handle = tokio::spawn(task.run());
@@ -358,6 +362,8 @@ struct Task<E, S: ?Sized> {
     backoff: Duration,
     /// When the database may next be tried while rows wait in the spill file.
     next_replay: Instant,
+    /// The last attempt on the database succeeded.
+    db_ok: bool,
 }
 
 impl<E, S> Task<E, S>
@@ -440,10 +446,11 @@ where
     /// batch unwritten (the writer stops).
     async fn write(&mut self, batch: &mut Batch<E>, flush_deadline: Option<Instant>) -> bool {
         loop {
-            // While spilled rows wait and the database failed recently, go straight to the
-            // spill: each batch would otherwise pay the whole commit bound.
-            let skip_db = self.spill.as_ref().is_some_and(SpillFile::pending)
-                && Instant::now() < self.next_replay;
+            // While the database is away and rows wait in the spill, go straight to the spill:
+            // each batch would otherwise pay the whole commit bound (a pool that cannot connect
+            // waits it out). Whether the database is back is probed by the replay, with one row
+            // and a short bound, so the writer never stalls on a dead database for long.
+            let skip_db = !self.db_ok && self.spill.as_ref().is_some_and(SpillFile::pending);
             let error = if skip_db {
                 "database unavailable (recent failure; spilling)".to_owned()
             } else {
@@ -452,6 +459,7 @@ where
                         self.counters.ok.inc();
                         self.finish(batch, Ok(Durable::Committed));
                         self.backoff = self.cfg.initial_backoff;
+                        self.db_ok = true;
                         return true;
                     }
                     Err(e) => e,
@@ -459,6 +467,7 @@ where
             };
             if !skip_db {
                 self.counters.retry.inc();
+                self.db_ok = false;
                 self.next_replay = Instant::now() + self.backoff;
                 self.backoff = (self.backoff * 2).min(self.cfg.max_backoff);
             }
@@ -539,7 +548,14 @@ where
     /// Replays one chunk of the spill file; on failure backs off.
     async fn replay_step(&mut self) {
         let Some(spill) = &mut self.spill else { return };
-        let chunk: Vec<E> = match spill.read_chunk(self.cfg.batch_size).await {
+        // A probe of a database that failed is one row under a short bound; full chunks under
+        // the commit bound once it answers.
+        let (rows, bound) = if self.db_ok {
+            (self.cfg.batch_size, self.cfg.commit_timeout)
+        } else {
+            (1, self.cfg.commit_timeout.min(PROBE_TIMEOUT))
+        };
+        let chunk: Vec<E> = match spill.read_chunk(rows).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(history.service = self.service, history.queue = self.queue, error = %e, "spill file unreadable; retrying later");
@@ -551,8 +567,7 @@ where
         let result = if chunk.is_empty() {
             Ok(())
         } else {
-            match tokio::time::timeout(self.cfg.commit_timeout, self.sink.write_batch(&chunk)).await
-            {
+            match tokio::time::timeout(bound, self.sink.write_batch(&chunk)).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err("replay commit timed out".to_owned()),
@@ -562,6 +577,7 @@ where
         match result {
             Ok(()) => {
                 self.counters.replayed.inc();
+                self.db_ok = true;
                 self.written += n as u64;
                 self.backoff = self.cfg.initial_backoff;
                 self.next_replay = Instant::now();
@@ -581,6 +597,7 @@ where
             Err(e) => {
                 tracing::debug!(history.service = self.service, history.queue = self.queue, error = %e, "spill replay failed; database still away");
                 spill.rewind_chunk();
+                self.db_ok = false;
                 self.next_replay = Instant::now() + self.backoff;
                 self.backoff = (self.backoff * 2).min(self.cfg.max_backoff);
             }

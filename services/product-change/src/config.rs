@@ -20,7 +20,7 @@
 //! | `RECONCILE_MAX_AGE_SECONDS` | 1800 | age after which a change is given up |
 //! | `RECONCILE_ENABLED` | `true` | run the reconciliation task (benchmarks may switch it off) |
 //! | `IDEMPOTENCY_TTL_SECONDS` | 86400 | how long an `Idempotency-Key` is remembered |
-//! | `HISTORY_COMMIT_TIMEOUT_MS` | 2000 | bound on one KOS call-log commit; a request waits for its call rows' commit, past the bound the batch is spilled (docs/reliability.md) |
+//! | `HISTORY_COMMIT_TIMEOUT_MS` | 1000 | bound on one KOS call-log commit; a request waits for its call rows' commit, past the bound the batch is spilled (docs/reliability.md) |
 //! | `HISTORY_SPILL_DIR` | `$DATA_DIR/spill` | where call-log rows the database did not take are spilled (`product-change-kos-calls.jsonl`); `off` = no spill |
 
 use std::time::Duration;
