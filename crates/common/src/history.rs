@@ -6,7 +6,8 @@
 //! to a [`HistorySink`] (the service's store). Rules:
 //! - **group commit**: [`HistoryWriter::record_durable`] returns only once the batch holding the
 //!   event has committed (or was spilled, below), so an answer never goes out before its row is
-//!   durable; batches keep forming as before, so one commit still carries many requests. The wait
+//!   durable; batches keep forming (whatever queued while the previous commit ran), so one commit
+//!   still carries many requests; a batch holding an awaited event does not linger. The wait
 //!   is bounded ([`HistoryConfig::ack_timeout`]); past it the caller answers 503.
 //!   [`HistoryWriter::record`] queues without waiting, for rows whose durability is implied by a
 //!   later awaited row (the writer is FIFO: a later batch is only acknowledged after every earlier
@@ -421,7 +422,11 @@ where
                 while batch.len() < self.cfg.batch_size {
                     match self.rx.try_recv() {
                         Ok(ev) => batch.push(ev),
-                        Err(_) if draining => break,
+                        // Group commit: once a request waits on this batch, lingering only
+                        // adds to its latency (with N clients waiting, at most N rows can
+                        // arrive, so a linger would cap throughput at N / linger). Write what is
+                        // queued now; the next batch forms while this one commits.
+                        Err(_) if draining || !batch.acks.is_empty() => break,
                         Err(_) => tokio::select! {
                             ev = self.rx.recv() => match ev { Some(ev) => batch.push(ev), None => break },
                             () = &mut linger => break,
