@@ -47,6 +47,8 @@ pub struct Inner {
     pub history_queue_depth: IntGaugeVec,
     /// `history_write_total{service,result}`.
     pub history_writes: IntCounterVec,
+    /// `history_spill_rows{service,queue}`: rows in the spill file waiting for replay.
+    pub history_spill_rows: IntGaugeVec,
     /// `auth_login_total{result}`.
     pub auth_logins: IntCounterVec,
     /// `auth_refresh_total{result}`.
@@ -168,6 +170,12 @@ impl Metrics {
                 "history_write_total",
                 "History batch writes by result",
                 &["service", "result"],
+            ),
+            history_spill_rows: gauge(
+                &r,
+                "history_spill_rows",
+                "History rows in the local spill file waiting to be replayed",
+                &["service", "queue"],
             ),
             auth_logins: counter(
                 &r,

@@ -32,7 +32,7 @@ pub mod tls;
 
 pub use http::{Http, Resp, metric_sum};
 pub use ingress::{Haproxy, Route, chart_routes};
-pub use load::{InquiryLoad, LoadTotals};
+pub use load::{AnsweredLoad, Answers, InquiryLoad, LoadTotals};
 pub use pg::PgCluster;
 pub use proc::{Proc, bin, free_port};
 pub use redis::RedisServer;

@@ -110,3 +110,102 @@ impl InquiryLoad {
         }
     }
 }
+
+/// Inquiry traffic that remembers the `requestId` of every answer `200`: the crash tests check
+/// that each of them has its history row after the process was killed and restarted.
+pub struct AnsweredLoad {
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicU64>,
+    tasks: tokio::task::JoinSet<Answers>,
+}
+
+/// What an [`AnsweredLoad`] saw.
+#[derive(Debug, Default, Clone)]
+pub struct Answers {
+    /// `requestId`s answered `200`.
+    pub ok: Vec<String>,
+    /// Answers `503` (their bodies are checked by the caller).
+    pub unavailable: Vec<serde_json::Value>,
+    /// Other statuses, as `(status, body)`.
+    pub other: Vec<(u16, serde_json::Value)>,
+    /// Requests without an answer (connection refused or reset: the process was killed).
+    pub unanswered: u64,
+}
+
+impl Answers {
+    fn merge(&mut self, o: Answers) {
+        self.ok.extend(o.ok);
+        self.unavailable.extend(o.unavailable);
+        self.other.extend(o.other);
+        self.unanswered += o.unanswered;
+    }
+}
+
+impl AnsweredLoad {
+    /// Starts `workers` clients posting inquiries of `line` to `url` as fast as answers come,
+    /// each with a short per-request bound so a killed process does not hold them.
+    pub fn start(url: String, token: Arc<String>, line: &'static str, workers: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicU64::new(0));
+        let http = Http::new(Duration::from_secs(10));
+        let url = Arc::new(url);
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..workers {
+            let (stop, answered, token, url, http) = (
+                stop.clone(),
+                answered.clone(),
+                token.clone(),
+                url.clone(),
+                http.clone(),
+            );
+            tasks.spawn(async move {
+                let mut seen = Answers::default();
+                let mut i = worker;
+                while !stop.load(Ordering::Acquire) {
+                    i = i.wrapping_add(1);
+                    let body = json!({ "lineNumber": line, "inquiryMonth": month_back(i % 6) });
+                    match http
+                        .send(reqwest::Method::POST, &url, Some(&token), Some(&body))
+                        .await
+                    {
+                        Ok(r) if r.status == 200 => match r.body["data"]["requestId"].as_str() {
+                            Some(id) => {
+                                answered.fetch_add(1, Ordering::Relaxed);
+                                seen.ok.push(id.to_owned());
+                            }
+                            None => seen.other.push((200, r.body)),
+                        },
+                        Ok(r) if r.status == 503 => seen.unavailable.push(r.body),
+                        Ok(r) => seen.other.push((r.status, r.body)),
+                        Err(_) => {
+                            seen.unanswered += 1;
+                            // The process is gone: do not spin on refused connections.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+                seen
+            });
+        }
+        Self {
+            stop,
+            answered,
+            tasks,
+        }
+    }
+
+    /// Requests answered `200` so far.
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Stops the workers and returns what they saw.
+    pub async fn finish(mut self) -> Answers {
+        self.stop.store(true, Ordering::Release);
+        let mut all = Answers::default();
+        while let Some(r) = self.tasks.join_next().await {
+            all.merge(r.expect("load worker"));
+        }
+        all
+    }
+}

@@ -20,8 +20,11 @@ use anyhow::{Context, bail};
 use sqlx::Connection;
 
 use crate::ingress::{Haproxy, Route};
+use crate::pg::PgCluster;
 use crate::proc::free_port;
+use crate::redis_cluster::RedisCluster;
 use crate::stack::{Service, Stack};
+use crate::tls::TestCa;
 
 /// The four service binaries, in start order (KOS and auth first: the others call them).
 pub const BINARIES: [&str; 4] = [
@@ -36,9 +39,31 @@ pub const BINARIES: [&str; 4] = [
 pub struct Backing {
     /// Admin URL of the PostgreSQL server (a database per service is created on it).
     pub pg_admin_url: String,
+    /// Admin URL of a streaming read replica of it, if any (`DATABASE_READ_URL` of the services
+    /// with history reads).
+    pub pg_read_admin_url: Option<String>,
     /// Redis URL and the variables that go with it (`REDIS_CA_CERT`, `REDIS_CLUSTER`, ...).
     pub redis_env: Vec<(String, String)>,
+    /// Private servers this backing started (kept alive as long as a clone of it lives).
+    servers: Option<std::sync::Arc<TlsServers>>,
 }
+
+/// The TLS-only servers of [`Backing::production`].
+#[derive(Debug)]
+pub struct TlsServers {
+    /// The CA every server certificate is signed by.
+    pub ca: TestCa,
+    /// The PostgreSQL primary (TLS only).
+    pub pg: PgCluster,
+    /// Its streaming replica.
+    pub pg_replica: PgCluster,
+    /// Redis Cluster, 3 masters + 3 replicas, TLS only, with a password.
+    pub redis: RedisCluster,
+    _dir: tempfile::TempDir,
+}
+
+/// The password of the production shape's Redis Cluster (Azure Cache for Redis has an access key).
+const REDIS_PASSWORD: &str = "shape-redis-access-key";
 
 impl Backing {
     /// The machine's PostgreSQL and Redis (`PHONEBILL_TEST_DATABASE_URL`,
@@ -55,11 +80,50 @@ impl Backing {
                 "PHONEBILL_TEST_DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/test",
             ),
+            pg_read_admin_url: None,
             redis_env: vec![(
                 "REDIS_URL".into(),
                 var("PHONEBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
             )],
+            servers: None,
         }
+    }
+
+    /// What deploy/terraform provisions, on this machine: a PostgreSQL that accepts only TLS
+    /// (`sslmode=verify-full` against a private CA) with one streaming read replica, and a
+    /// Redis Cluster of 3 masters + 3 replicas that accepts only TLS and a password, given to
+    /// the services as one seed node (`REDIS_CLUSTER=true`, `REDIS_CA_CERT`).
+    pub async fn production() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let ca = TestCa::create(&dir.path().join("ca"), "production-shape")?;
+        let (pg, redis) = tokio::join!(
+            PgCluster::start_tls(&ca),
+            RedisCluster::start(dir.path(), &ca, Some(REDIS_PASSWORD))
+        );
+        let redis = redis?;
+        let pg_replica = pg.replica().await;
+        let ca_cert = ca.ca_cert.to_string_lossy().into_owned();
+        Ok(Self {
+            pg_admin_url: pg.tls_url("postgres", "postgres", None),
+            pg_read_admin_url: Some(pg_replica.tls_url("postgres", "postgres", None)),
+            redis_env: vec![
+                ("REDIS_URL".into(), redis.seed_url()),
+                ("REDIS_CLUSTER".into(), "true".into()),
+                ("REDIS_CA_CERT".into(), ca_cert),
+            ],
+            servers: Some(std::sync::Arc::new(TlsServers {
+                ca,
+                pg,
+                pg_replica,
+                redis,
+                _dir: dir,
+            })),
+        })
+    }
+
+    /// The private servers, when this backing started them.
+    pub fn servers(&self) -> Option<&TlsServers> {
+        self.servers.as_deref()
     }
 }
 
@@ -73,6 +137,12 @@ pub fn with_database(url: &str, db: &str) -> String {
         Some(q) => format!("{base}/{db}?{q}"),
         None => format!("{base}/{db}"),
     }
+}
+
+/// The database name of a `postgres://…/<db>?…` URL.
+fn db_name(url: &str) -> String {
+    let base = url.split('?').next().unwrap_or(url);
+    base.rsplit('/').next().unwrap_or_default().to_owned()
 }
 
 /// One replica: the running service and how to start it again.
@@ -101,8 +171,9 @@ pub struct ProdShape {
     pub services: BTreeMap<&'static str, String>,
     /// The KOS service key the callers use.
     pub kos_api_key: String,
+    /// Where the data lives (its private servers stop when the shape is dropped).
+    pub backing: Backing,
     databases: Vec<String>,
-    pg_admin_url: String,
 }
 
 /// Settings every replica gets: a short readiness-503 window before the listener closes (longer
@@ -173,7 +244,7 @@ impl ProdShape {
             services,
             kos_api_key,
             databases,
-            pg_admin_url: backing.pg_admin_url.clone(),
+            backing: backing.clone(),
         };
         for b in BINARIES {
             let mut env = shape.env_of(b, &db_urls[b], &backing, &prefix, &keys_dir);
@@ -181,6 +252,26 @@ impl ProdShape {
                 "SHUTDOWN_DELAY_SECONDS".into(),
                 SHUTDOWN_DELAY_SECONDS.into(),
             ));
+            // As the chart does: the migration hook Job first, then pods that do not migrate.
+            let (ok, out, err) = shape
+                .stack
+                .run_to_end(
+                    b,
+                    &["migrate", "--wait", "30"],
+                    &env,
+                    Duration::from_secs(60),
+                )
+                .await?;
+            if !ok {
+                bail!("{b} migrate failed: {out}{err}");
+            }
+            env.push(("DATABASE_MIGRATE_ON_START".into(), "false".into()));
+            if let (Some(read), "bill-inquiry-service" | "product-change-service") =
+                (&backing.pg_read_admin_url, b)
+            {
+                let db = db_name(&db_urls[b]);
+                env.push(("DATABASE_READ_URL".into(), with_database(read, &db)));
+            }
             let started = futures_join(
                 (0..n)
                     .map(|i| {
@@ -297,7 +388,7 @@ impl Drop for ProdShape {
         // Stop the replicas before their databases go.
         self.replicas.clear();
         let (admin, dbs) = (
-            self.pg_admin_url.clone(),
+            self.backing.pg_admin_url.clone(),
             std::mem::take(&mut self.databases),
         );
         let _ = std::thread::spawn(move || {

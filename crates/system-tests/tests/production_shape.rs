@@ -1,6 +1,8 @@
-//! The production shape (docs/operations.md, "Production shape on one machine"): two replicas
-//! of every service, one database per service, one Redis, behind HAProxy with the routes of the
-//! chart's Ingress. Each rule is tested with requests spread across the replicas.
+//! The production shape (README, "Production shape on one machine"): two replicas of every
+//! service, one database per service, one Redis, behind HAProxy with the routes of the chart's
+//! Ingress. Each rule is tested with requests spread across the replicas; the first two tests
+//! run on the TLS-only backing of production (PostgreSQL with a read replica, Redis Cluster
+//! 3 + 3), the login-limit test on the machine's plain PostgreSQL and Redis.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -77,8 +79,9 @@ fn guarded_urls(shape: &ProdShape) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn web_client_calls_work_through_the_ingress_and_a_logout_is_seen_by_every_replica() {
-    bounded(Duration::from_secs(150), async {
-        let shape = ProdShape::start(Backing::machine(), 2)
+    bounded(Duration::from_secs(240), async {
+        let backing = Backing::production().await.expect("TLS PostgreSQL and Redis Cluster");
+        let shape = ProdShape::start(backing, 2)
             .await
             .expect("production shape");
         let http = &shape.stack.http;
@@ -118,6 +121,18 @@ async fn web_client_calls_work_through_the_ingress_and_a_logout_is_seen_by_every
             )
             .await;
         assert_eq!(customer.status, 200, "{}", customer.body);
+        // History reads go to the read replica (docs/architecture.md, "Read replica").
+        for _ in 0..4 {
+            let h = http.get(&shape.url("/api/v1/bills/history"), Some(&token)).await;
+            assert_eq!(h.status, 200, "{}", h.body);
+        }
+        let mut replica_reads = 0.0;
+        for r in shape.of("bill-inquiry-service") {
+            let m = r.svc.metrics(http).await;
+            replica_reads +=
+                phonebill_system_tests::metric_sum(&m, "db_reads_total", &[("target", "replica")]);
+        }
+        assert!(replica_reads >= 4.0, "history reads on the replica: {replica_reads}");
         // A path the Ingress does not name never reaches a service.
         let outside = http.get(&shape.url("/actuator/prometheus"), None).await;
         assert_ne!(outside.status, 200, "the ingress must not expose /actuator");
@@ -172,8 +187,9 @@ async fn web_client_calls_work_through_the_ingress_and_a_logout_is_seen_by_every
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rolling_restart_of_every_replica_under_load_fails_no_request() {
-    bounded(Duration::from_secs(240), async {
-        let mut shape = ProdShape::start(Backing::machine(), 2)
+    bounded(Duration::from_secs(300), async {
+        let backing = Backing::production().await.expect("TLS PostgreSQL and Redis Cluster");
+        let mut shape = ProdShape::start(backing, 2)
             .await
             .expect("production shape");
         let body = login(

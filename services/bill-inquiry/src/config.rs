@@ -23,6 +23,8 @@
 //! | `HISTORY_LINGER_MS` | 20 | wait for more rows before writing a partial batch |
 //! | `HISTORY_MAX_BACKOFF_MS` | 5000 | longest retry delay while the database is down |
 //! | `HISTORY_FLUSH_DEADLINE_SECONDS` | 20 | how long shutdown may spend flushing history |
+//! | `HISTORY_COMMIT_TIMEOUT_MS` | 1000 | bound on one history commit; an answer waits for its row's commit (group commit), past the bound the batch is spilled (docs/reliability.md) |
+//! | `HISTORY_SPILL_DIR` | `$DATA_DIR/spill` | where history that the database did not take is spilled (`bill-inquiry-history.jsonl`); `off` = no spill (answers 503 while the database is away) |
 
 use std::time::Duration;
 
@@ -75,7 +77,8 @@ impl Config {
                 1..=600,
             )?),
             ..HistoryConfig::default()
-        };
+        }
+        .with_durability_from_env(env, "bill-inquiry-history")?;
         Ok(Self {
             base: BaseConfig::from_env(env, crate::SERVICE, DEFAULT_PORT)?,
             verifier: VerifierConfig::from_env(env)?,

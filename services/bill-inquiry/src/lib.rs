@@ -256,6 +256,7 @@ impl App {
             self.state.verifier.health(),
             self.cache.health_check(),
             Arc::new(KosHealth(self.kos.clone())),
+            self.history_task.health(),
         ];
         let mut health = health;
         health.extend(self.replica_health.clone());

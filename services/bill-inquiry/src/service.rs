@@ -360,11 +360,27 @@ impl BillService {
         &self.inner.deps
     }
 
-    /// Queues a history event; a closed writer (shutdown) is logged, never fails the request.
+    /// Queues a history event without waiting for its commit: for KOS call rows, which the
+    /// request's inquiry row, recorded after them and awaited, covers (the writer is FIFO).
     async fn record(&self, ev: HistoryEvent) {
         if self.d().history.record(ev).await.is_err() {
             tracing::warn!("history writer closed; event not recorded");
         }
+    }
+
+    /// Records an inquiry row and waits until it is durable (group commit, or the spill file
+    /// while the database is away): an answer is never sent for a request without its row
+    /// (docs/reliability.md). Not durable → `503 SERVICE_UNAVAILABLE` (docs/api.md §errors).
+    async fn record_durable(&self, ev: HistoryEvent) -> Result<(), ApiError> {
+        self.d()
+            .history
+            .record_durable(ev)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                tracing::error!(error = %e, "history row not durable; answering 503");
+                ApiError::unavailable(e)
+            })
     }
 
     async fn log_kos_call<T>(
@@ -513,8 +529,14 @@ impl BillService {
                 row.result_code = Some(result_codes::PROCESSING.into());
                 row.result_message = Some(MSG_PROCESSING.into());
                 row.result_summary = Some(MSG_PROCESSING.into());
-                // Recorded before the follow-up exists, so the final row always comes after it.
-                self.record(HistoryEvent::Inquiry(row)).await;
+                // Recorded before the follow-up exists, so the final row always comes after it;
+                // durable before the 202 goes out (the client holds its requestId).
+                if let Err(e) = self.record_durable(HistoryEvent::Inquiry(row)).await {
+                    // No 202 without its row: the client retries; the load finishes unrecorded
+                    // (its KOS call row is still queued).
+                    self.inner.polls.invalidate(&ctx.request_id);
+                    return Err(e);
+                }
                 let this = self.clone();
                 self.d().tracker.spawn(async move {
                     let res = match handle.await {
@@ -553,7 +575,10 @@ impl BillService {
         row.result_message = Some(msg.into());
         row.result_summary = Some(msg.into());
         row.processed_at = Some(self.d().clock.now());
-        self.record(HistoryEvent::Inquiry(row)).await;
+        // No answer waits on it (the client was answered 202); the wait only orders it.
+        if let Err(e) = self.record_durable(HistoryEvent::Inquiry(row)).await {
+            tracing::warn!(error = %e.message_text(), "abandoned inquiry row not durable");
+        }
     }
 
     async fn load_bill(&self, ctx: &Ctx) -> Result<Lookup<BillResult>, KosError> {
@@ -644,7 +669,7 @@ impl BillService {
                 }
             }
         };
-        self.record(HistoryEvent::Inquiry(row)).await;
+        self.record_durable(HistoryEvent::Inquiry(row)).await?;
         out
     }
 

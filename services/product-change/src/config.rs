@@ -23,12 +23,15 @@
 //! | `RECONCILE_LEASE_SECONDS` | 120 | how long a replica's claim on due changes lasts; a replica that dies mid-pass leaves its rows due again after this (docs/architecture.md "Reconciliation claims") |
 //! | `RECONCILE_ENABLED` | `true` | run the reconciliation task (benchmarks may switch it off) |
 //! | `IDEMPOTENCY_TTL_SECONDS` | 86400 | how long an `Idempotency-Key` is remembered |
+//! | `HISTORY_COMMIT_TIMEOUT_MS` | 1000 | bound on one KOS call-log commit; a request waits for its call rows' commit, past the bound the batch is spilled (docs/reliability.md) |
+//! | `HISTORY_SPILL_DIR` | `$DATA_DIR/spill` | where call-log rows the database did not take are spilled (`product-change-kos-calls.jsonl`); `off` = no spill |
 
 use std::time::Duration;
 
 use phonebill_common::auth::{DenyListConfig, VerifierConfig};
 use phonebill_common::cache::CacheConfig;
 use phonebill_common::config::{ConfigError, Env};
+use phonebill_common::history::HistoryConfig;
 use phonebill_common::kos::client::KosClientConfig;
 use phonebill_common::service::BaseConfig;
 
@@ -57,6 +60,8 @@ pub struct Config {
     pub reconcile: ReconcileConfig,
     /// Lifetime of an idempotency key.
     pub idempotency_ttl: Duration,
+    /// The KOS call-log writer (group commit and spill).
+    pub history: HistoryConfig,
 }
 
 /// When and how long in-flight changes are reconciled (SPEC 4.6).
@@ -125,6 +130,8 @@ impl Config {
                 86_400u64,
                 60..=30 * 86_400,
             )?),
+            history: HistoryConfig::default()
+                .with_durability_from_env(env, "product-change-kos-calls")?,
         })
     }
 }

@@ -19,7 +19,7 @@ use phonebill_common::actuator::{ComponentHealth, DbHealth, HealthCheck};
 use phonebill_common::auth::TokenVerifier;
 use phonebill_common::cache::Cache;
 use phonebill_common::db::{Database, Db, DbError, Migrations};
-use phonebill_common::history::{self, HistoryConfig, HistoryTask};
+use phonebill_common::history::{self, HistoryTask};
 use phonebill_common::http::ServiceParts;
 use phonebill_common::kos::client::KosClient;
 use phonebill_common::openapi::{BearerSecurity, StandardErrors};
@@ -27,6 +27,7 @@ use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
 pub use config::Config;
@@ -36,6 +37,9 @@ use crate::store::{CallSink, DynStore};
 
 /// Service name (metrics label, docs path, SQLite file name).
 pub const SERVICE: &str = "product-change";
+
+/// How long shutdown waits for change tasks whose request was dropped.
+const DETACHED_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -91,6 +95,7 @@ pub struct App {
     verifier: TokenVerifier,
     cache: Cache,
     history: HistoryTask,
+    history_stop: CancellationToken,
     reconciler: Option<JoinHandle<()>>,
 }
 
@@ -135,13 +140,17 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
         .map_err(|e| BuildError::Setup(e.to_string()))?;
     let kos = KosClient::new(config.kos.clone(), &deps.metrics)
         .map_err(|e| BuildError::Setup(e.to_string()))?;
+    // The writer stops on its own token, cancelled by `App::shutdown` only after the server
+    // drained and the service (every sender) is gone: a child of the process token would close
+    // the queue at the first signal and refuse the rows of the requests still draining.
+    let history_stop = CancellationToken::new();
     let (calls, history) = history::spawn(
         SERVICE,
         "kos_calls",
         Arc::new(CallSink(Arc::clone(&store))),
-        HistoryConfig::default(),
+        config.history.clone(),
         &deps.metrics,
-        deps.shutdown.child_token(),
+        history_stop.clone(),
     );
     let service = ProductService::new(
         store,
@@ -184,6 +193,7 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
         verifier,
         cache,
         history,
+        history_stop,
         reconciler,
     })
 }
@@ -215,6 +225,7 @@ impl App {
             self.cache.health_check(),
             self.verifier.health(),
             Arc::new(KosHealth(self.service.kos().clone())),
+            self.history.health(),
         ];
         health.extend(self.replica_health.clone());
         ServiceParts {
@@ -237,12 +248,16 @@ impl App {
         let Self {
             service,
             history,
+            history_stop,
             database,
             cache,
             ..
         } = self;
-        // The writer stops once every sender is gone: drop ours before joining.
+        // Change tasks detached from a dropped request still hold the service: let them finish
+        // (bounded) so their call rows are queued, then stop the writer, which drains the queue.
+        service.wait_detached(DETACHED_GRACE).await;
         drop(service);
+        history_stop.cancel();
         history.join().await;
         cache.close().await;
         database.db.close().await;

@@ -172,6 +172,8 @@ struct Inner {
     idempotency_ttl: Duration,
     /// Names this replica's reconciliation claims (unique per process).
     claimer: String,
+    /// The change tasks (they outlive a dropped request; shutdown waits for them).
+    detached: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for ProductService {
@@ -225,7 +227,23 @@ impl ProductService {
                 reconcile,
                 idempotency_ttl,
                 claimer: format!("pc-{}", uuid::Uuid::new_v4().simple()),
+                detached: tokio_util::task::TaskTracker::new(),
             }),
+        }
+    }
+
+    /// Waits (at most `grace`) for change tasks still running after their request was dropped,
+    /// so the rows they log are queued before the call-log writer stops.
+    pub async fn wait_detached(&self, grace: Duration) {
+        self.inner.detached.close();
+        if tokio::time::timeout(grace, self.inner.detached.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = self.inner.detached.len(),
+                "change tasks still running at shutdown"
+            );
         }
     }
 
@@ -283,8 +301,12 @@ impl ProductService {
             duration_ms: i32::try_from(start.elapsed().as_millis()).unwrap_or(i32::MAX),
             called_at,
         };
-        if self.inner.calls.record(event).await.is_err() {
-            tracing::debug!("history writer closed; KOS call not logged");
+        // Group commit: the answer built on this call waits for its log row (committed, or
+        // spilled while the database is away). The KOS call has happened either way, so a row
+        // that could not be made durable is reported, not turned into a failure of a change
+        // KOS already made (the outbox row is the change's own record).
+        if let Err(e) = self.inner.calls.record_durable(event).await {
+            tracing::error!(error = %e, request_id, "KOS call log row not durable");
         }
         result
     }
@@ -442,8 +464,11 @@ impl ProductService {
         let work = async move { svc.change_attached(&caller, cmd).await }
             .instrument(tracing::Span::current());
         let task = match phonebill_common::request_id::current() {
-            Some(id) => tokio::spawn(phonebill_common::request_id::scope(id, work)),
-            None => tokio::spawn(work),
+            Some(id) => self
+                .inner
+                .detached
+                .spawn(phonebill_common::request_id::scope(id, work)),
+            None => self.inner.detached.spawn(work),
         };
         match task.await {
             Ok(answer) => answer,
@@ -481,7 +506,7 @@ impl ProductService {
                 + chrono::Duration::from_std(self.inner.idempotency_ttl)
                     .unwrap_or(chrono::Duration::days(1)),
         };
-        let claim = match self
+        let mut claim = match self
             .inner
             .store
             .claim_key(&caller.user_id, &key, &row)
@@ -490,6 +515,37 @@ impl ProductService {
             Ok(c) => c,
             Err(e) => return (ChangeReply::Error(store_err(e)), false),
         };
+        // A key claimed by a request that died before writing its outbox row (a crash between
+        // the two statements) has no change behind it and no answer: once it is older than
+        // ABANDONED_KEY_AFTER it is taken over by this retry instead of answering
+        // PRODUCT_CHANGE_IN_PROGRESS until the key expires (24 h).
+        if let Claim::Existing(existing) = &claim
+            && existing.request_hash == hash
+            && self.orphaned(existing, now).await
+        {
+            match self
+                .inner
+                .store
+                .release_abandoned_key(&caller.user_id, &key, existing.created_at)
+                .await
+            {
+                Ok(released) => {
+                    if released {
+                        tracing::warn!(request_id = %existing.request_id, "idempotency key of a request that died before its change row taken over");
+                    }
+                    claim = match self
+                        .inner
+                        .store
+                        .claim_key(&caller.user_id, &key, &row)
+                        .await
+                    {
+                        Ok(c) => c,
+                        Err(e) => return (ChangeReply::Error(store_err(e)), false),
+                    };
+                }
+                Err(e) => return (ChangeReply::Error(store_err(e)), false),
+            }
+        }
         match claim {
             Claim::Claimed => {
                 let reply = self.change_once(caller, &cmd, &request_id).await;
@@ -506,6 +562,20 @@ impl ProductService {
                 (self.replay(caller, &existing, now).await, true)
             }
         }
+    }
+
+    /// The key was claimed long enough ago, never answered, and no change row exists for it.
+    async fn orphaned(&self, existing: &KeyRow, now: DateTime<Utc>) -> bool {
+        let abandoned = now
+            .signed_duration_since(existing.created_at)
+            .to_std()
+            .is_ok_and(|a| a > ABANDONED_KEY_AFTER);
+        existing.status_code.is_none()
+            && abandoned
+            && matches!(
+                self.inner.store.get_change(&existing.request_id).await,
+                Ok(None)
+            )
     }
 
     async fn settle_key(&self, user_id: &str, key: &str, reply: &ChangeReply) {

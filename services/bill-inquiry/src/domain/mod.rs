@@ -155,7 +155,7 @@ pub fn is_request_id(s: &str) -> bool {
 }
 
 /// History status (SPEC 3.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum HistoryStatus {
     /// SUCCESS.
     Completed,

@@ -34,8 +34,8 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// One row of `bill_inquiry_history`.
-#[derive(Debug, Clone, PartialEq)]
+/// One row of `bill_inquiry_history` (serialisable: the history spill file holds it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InquiryRow {
     /// `REQ_…`.
     pub request_id: String,
@@ -69,7 +69,7 @@ pub struct InquiryRow {
 }
 
 /// One row of `kos_call_log`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KosCallRow {
     /// Idempotency key of the write.
     pub event_id: Uuid,
@@ -87,8 +87,8 @@ pub struct KosCallRow {
     pub called_at: DateTime<Utc>,
 }
 
-/// What the history writer carries.
-#[derive(Debug, Clone, PartialEq)]
+/// What the history writer carries (and its spill file holds, one JSON line each).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum HistoryEvent {
     /// Insert or finish an inquiry row.
     Inquiry(InquiryRow),

@@ -138,6 +138,18 @@ pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         ),
         ("HISTORY_LINGER_MS".to_owned(), "5".to_owned()),
         ("HISTORY_MAX_BACKOFF_MS".to_owned(), "200".to_owned()),
+        // A spill file of its own per app (the default, ./data/spill, would be shared by every
+        // test of the crate and replay one test's rows into another's database).
+        (
+            "HISTORY_SPILL_DIR".to_owned(),
+            std::env::temp_dir()
+                .join(format!(
+                    "phonebill-bill-spill-{}",
+                    phonebill_test_support::unique_prefix()
+                ))
+                .to_string_lossy()
+                .into_owned(),
+        ),
         ("KOS_RETRY_DELAY_MS".to_owned(), "10".to_owned()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), String::new()),
     ]);

@@ -72,8 +72,8 @@ pub struct HistoryFilter {
     pub offset: i64,
 }
 
-/// One KOS call, for the call log.
-#[derive(Debug, Clone)]
+/// One KOS call, for the call log (serialisable: the spill file holds it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KosCallEvent {
     /// Unique id (idempotent writes).
     pub event_id: uuid::Uuid,
@@ -152,6 +152,14 @@ pub trait ChangeStore: Send + Sync + 'static {
         user_id: &str,
         client_id: &str,
     ) -> Result<Option<String>, StoreError>;
+    /// Forgets a key still unanswered since `created_at` (its request died between the claim
+    /// and the outbox row); `false` if it changed meanwhile (another retry took it over).
+    async fn release_abandoned_key(
+        &self,
+        user_id: &str,
+        key: &str,
+        created_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Deletes expired keys; returns how many.
     async fn purge_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Writes KOS call log rows (idempotent on `event_id`).

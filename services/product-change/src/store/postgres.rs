@@ -333,6 +333,24 @@ impl ChangeStore for PgStore {
         .await?)
     }
 
+    async fn release_abandoned_key(
+        &self,
+        user_id: &str,
+        key: &str,
+        created_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2 \
+             AND created_at = $3 AND status_code IS NULL",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn purge_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let r = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
             .bind(now)

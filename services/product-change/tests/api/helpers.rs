@@ -138,6 +138,9 @@ pub async fn spawn_on_with(
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
     let mut config = phonebill_product_change::Config::from_env(Env::new(&env)).expect("config");
+    // A spill file of its own (the default, ./data/spill, would be shared by every test).
+    config.history.spill_path =
+        Some(std::env::temp_dir().join(format!("phonebill-pc-spill-{prefix}.jsonl")));
     config.base.database = db.config();
     config.verifier.keys = KeySource::Static(JwkSet {
         keys: vec![key.public_jwk()],

@@ -494,3 +494,67 @@ backend_tests!(crash_recovery_reconciles_once, |backend| async move {
     assert_eq!(again, done);
     assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
 });
+
+// A request that died between claiming its Idempotency-Key and writing its change row (a crash
+// between the two statements) left a key with no answer and no change behind it. A retry with
+// the same key once the claim is older than a minute takes it over and makes the change, instead
+// of answering PRODUCT_CHANGE_IN_PROGRESS until the key expires (24 h).
+backend_tests!(
+    an_idempotency_key_orphaned_by_a_crash_is_taken_over,
+    |backend| async move {
+        let app = spawn_app(backend).await;
+        let t = app.user_token(HONG);
+        let user = format!("u{}", &HONG[7..]);
+        let key = "orphaned-key-0001";
+        let claimed = Utc::now() - chrono::Duration::minutes(2);
+        let row = phonebill_product_change::store::KeyRow {
+            request_hash: phonebill_product_change::domain::request_hash(
+                HONG,
+                "5G-STANDARD-001",
+                "5G-PREMIUM-001",
+                None,
+            ),
+            request_id: "PCR_20250101_DEADBEEF".into(),
+            status_code: None,
+            response_body: None,
+            created_at: claimed,
+            expires_at: claimed + chrono::Duration::days(1),
+        };
+        let claim = app
+            .service
+            .store()
+            .claim_key(&user, key, &row)
+            .await
+            .expect("claim");
+        assert!(matches!(
+            claim,
+            phonebill_product_change::store::Claim::Claimed
+        ));
+        let (s, b, _) = app
+            .post(
+                "/api/v1/products/change",
+                &t,
+                &change_body(HONG, "5G-STANDARD-001", "5G-PREMIUM-001"),
+                Some(key),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["data"]["processStatus"], "COMPLETED", "{b}");
+        assert_eq!(app.kos_product(HONG).await, "5G-PREMIUM-001");
+        // The same key again replays the stored answer (the key is settled now).
+        let (s2, b2, h2) = app
+            .post(
+                "/api/v1/products/change",
+                &t,
+                &change_body(HONG, "5G-STANDARD-001", "5G-PREMIUM-001"),
+                Some(key),
+            )
+            .await;
+        assert_eq!(s2, 200, "{b2}");
+        assert_eq!(b2["data"]["requestId"], b["data"]["requestId"]);
+        assert_eq!(
+            h2.get("idempotent-replayed").and_then(|v| v.to_str().ok()),
+            Some("true")
+        );
+    }
+);
