@@ -287,7 +287,8 @@ for key, (replicas, req, lim, hmin, hmax, cpu, mem, pdb) in SEED.items():
     else:
         expect(f"seed: {key} PDB minAvailable {pdb}", s["pdb"]["enabled"] and s["pdb"]["minAvailable"] == pdb, s["pdb"])
     # ... and the rendering carries the same numbers.
-    full = f"phonebill-{s.get('name') or {'auth':'auth','billInquiry':'bill-inquiry','productChange':'product-change','kosMock':'kos-mock'}[key]}"
+    # resources are named after the binary = the seed's service name (4.4)
+    full = {'auth': 'auth-service', 'billInquiry': 'bill-inquiry-service', 'productChange': 'product-change-service', 'kosMock': 'kos-mock-service'}[key]
     dep = prod.get("Deployment", {}).get(full)
     if dep is None:
         bad(f"seed: {key} rendered Deployment {full}", "missing")
@@ -344,6 +345,26 @@ if [ -f "$OUT/python.counts" ]; then
   [ "$f" -eq 0 ] || FAILURES+=("$f schema/reference/seed assertions")
 else
   fail "python validation crashed"
+fi
+
+section "deploy blockers on the rendered prod manifests (deploy/tests/test_rendered_prod.py)"
+if [ -f "$OUT/prod.yaml" ]; then
+  "$PY" deploy/tests/test_rendered_prod.py "$OUT/prod.yaml" "$ROOT" > "$OUT/logs/rendered-prod.log" 2>&1 || true
+  grep -v '^  ok' "$OUT/logs/rendered-prod.log" | sed 's/^/  /' || true
+  counts="$(tail -1 "$OUT/logs/rendered-prod.log")"
+  if [[ "$counts" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    PASSED=$((PASSED + BASH_REMATCH[1])); FAILED=$((FAILED + BASH_REMATCH[2]))
+    [ "${BASH_REMATCH[2]}" -eq 0 ] || FAILURES+=("${BASH_REMATCH[2]} rendered-prod deploy-blocker checks")
+  else
+    fail "deploy/tests/test_rendered_prod.py crashed"; tail -20 "$OUT/logs/rendered-prod.log"
+  fi
+  # The parity check must catch a variable no binary reads (guards env_parity.py itself).
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$CHART/values-prod.yaml" \
+    --set auth.env.JWT_ISUER=typo > "$OUT/prod-typo.yaml"
+  check "env parity rejects a chart variable no binary reads (auth.env.JWT_ISUER)" \
+    bash -c "'$PY' deploy/tests/test_rendered_prod.py '$OUT/prod-typo.yaml' '$ROOT' | grep -q 'FAIL  auth-service env parity.*JWT_ISUER'"
+else
+  fail "rendered prod manifests missing"
 fi
 
 # --- 3. checkov ------------------------------------------------------------------------

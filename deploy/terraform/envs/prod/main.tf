@@ -24,14 +24,18 @@ locals {
     "kos-mock"       = "phonebill_kos"
   }
 
-  # Seed 7.2.2 lists auth-service-sa, bill-inquiry-service-sa and
-  # product-change-service-sa; the Helm chart (release "phonebill") creates one
-  # service account per service named <release>-<service>, KOS mock included.
+  # Seed 7.2.2: one service account per service, <binary>-sa, as the Helm chart
+  # creates them (templates/serviceaccount.yaml), KOS mock included.
   service_accounts = [
-    "phonebill-auth",
-    "phonebill-bill-inquiry",
-    "phonebill-product-change",
-    "phonebill-kos-mock",
+    "auth-service-sa",
+    "bill-inquiry-service-sa",
+    "product-change-service-sa",
+    "kos-mock-service-sa",
+    # the migration hook Jobs (templates/migration-job.yaml) read their owner-role URL from Key Vault
+    "auth-service-sa-migrate",
+    "bill-inquiry-service-sa-migrate",
+    "product-change-service-sa-migrate",
+    "kos-mock-service-sa-migrate",
   ]
 }
 
@@ -222,6 +226,7 @@ module "appgw" {
   rate_limit_per_minute      = 100
   blocked_countries          = []
   ssl_certificate_secret_id  = var.ssl_certificate_secret_id
+  ssl_certificate_name       = var.appgw_ssl_certificate_name
   key_vault_id               = module.keyvault.id
   log_analytics_workspace_id = module.monitoring.log_analytics_workspace_id
   tags                       = local.tags

@@ -106,3 +106,9 @@ variable "secret_versions" {
     kos_api_key    = 1
   }
 }
+
+variable "appgw_ssl_certificate_name" {
+  type        = string
+  default     = "ssl-wildcard"
+  description = "Name of the Application Gateway certificate; must equal ingress.appgwSslCertificate in deploy/helm/phonebill/values-prod.yaml (scripts/check-deploy.sh compares them)."
+}
