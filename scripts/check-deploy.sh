@@ -143,7 +143,20 @@ CRD_KINDS = {
     ("argoproj.io/v1alpha1", "Application"),
     ("argoproj.io/v1alpha1", "AppProject"),
     ("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"),
+    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
+    ("azmonitoring.coreos.com/v1", "PodMonitor"),
 }
+# ... of which these are validated against the CRDs vendored in deploy/crds (openAPIV3Schema).
+import jsonschema
+CRD_SCHEMAS = {}
+for crd_path in glob.glob("deploy/crds/*.yaml"):
+    for crd in yaml.safe_load_all(open(crd_path)):
+        if not crd or crd.get("kind") != "CustomResourceDefinition":
+            continue
+        for ver in crd["spec"]["versions"]:
+            CRD_SCHEMAS[(f"{crd['spec']['group']}/{ver['name']}", crd["spec"]["names"]["kind"])] = \
+                (ver["schema"]["openAPIV3Schema"], os.path.basename(crd_path))
 
 renders = {}
 for name in ("default", "prod"):
@@ -161,6 +174,14 @@ for name in ("default", "prod"):
         ident = f"{kind}/{meta.get('name')}"
         with open(os.path.join(split, f"{i:03d}-{kind}-{meta.get('name')}.yaml"), "w") as f:
             yaml.safe_dump(d, f, sort_keys=False)
+        if (api, kind) in CRD_SCHEMAS:
+            schema, src = CRD_SCHEMAS[(api, kind)]
+            errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(d), key=lambda e: list(e.path))
+            if errors:
+                bad(f"{name}: {ident} against {src}", f"{list(errors[0].path)}: {errors[0].message}")
+            else:
+                ok(f"{name}: {ident} valid against the CRD {src}")
+            continue
         if (api, kind) in CRD_KINDS:
             skipped.append(f"{api} {ident}")
             continue
@@ -215,10 +236,14 @@ for name, docs in renders.items():
                sc.get("runAsNonRoot") and sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
                and sc.get("capabilities", {}).get("drop") == ["ALL"]
                and spec["securityContext"].get("seccompProfile", {}).get("type") == "RuntimeDefault")
+        # the phonebill services (tier application); the collector and the query proxy have their own probes
+        app = dep["metadata"]["labels"].get("tier") == "application"
         expect(f"{name}: {dep['metadata']['name']} probes on /actuator/health, /actuator/health/readiness",
-               c["livenessProbe"]["httpGet"]["path"] == "/actuator/health"
+               not app or c["livenessProbe"]["httpGet"]["path"] == "/actuator/health"
                and c["readinessProbe"]["httpGet"]["path"] == "/actuator/health/readiness"
                and "startupProbe" in c)
+        expect(f"{name}: {dep['metadata']['name']} liveness and readiness probes",
+               "livenessProbe" in c and "readinessProbe" in c)
         expect(f"{name}: {dep['metadata']['name']} terminationGracePeriodSeconds >= 30 (25 s drain)",
                spec.get("terminationGracePeriodSeconds", 30) >= 30)
     for ing in by.get("Ingress", {}).values():
@@ -299,11 +324,19 @@ for key, (replicas, req, lim, hmin, hmax, cpu, mem, pdb) in SEED.items():
     res = dep["spec"]["template"]["spec"]["containers"][0]["resources"]
     expect(f"seed: rendered {full} resources", (res["requests"]["cpu"], res["requests"]["memory"], res["limits"]["cpu"], res["limits"]["memory"]) == req + lim, res)
     hpa = prod.get("HorizontalPodAutoscaler", {}).get(full)
-    metrics = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in (hpa or {}).get("spec", {}).get("metrics", [])}
     want = {"cpu": cpu} if mem is None else {"cpu": cpu, "memory": mem}
-    expect(f"seed: rendered HPA {full} {hmin}..{hmax} {want}",
-           hpa is not None and hpa["spec"]["minReplicas"] == hmin and hpa["spec"]["maxReplicas"] == hmax and metrics == want,
-           (hpa or {}).get("spec"))
+    so = prod.get("ScaledObject", {}).get(full)
+    if so is not None:
+        # KEDA owns the HPA: the same bounds and resource targets as ScaledObject triggers.
+        trig = {t["type"]: int(t["metadata"]["value"]) for t in so["spec"]["triggers"] if t["type"] in ("cpu", "memory")}
+        expect(f"seed: rendered ScaledObject {full} {hmin}..{hmax} {want}",
+               hpa is None and so["spec"]["minReplicaCount"] == hmin and so["spec"]["maxReplicaCount"] == hmax and trig == want,
+               so["spec"])
+    else:
+        metrics = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in (hpa or {}).get("spec", {}).get("metrics", [])}
+        expect(f"seed: rendered HPA {full} {hmin}..{hmax} {want}",
+               hpa is not None and hpa["spec"]["minReplicas"] == hmin and hpa["spec"]["maxReplicas"] == hmax and metrics == want,
+               (hpa or {}).get("spec"))
     p = prod.get("PodDisruptionBudget", {}).get(full)
     expect(f"seed: rendered PDB {full} = {pdb}", (p is None) if pdb is None else (p is not None and p["spec"]["minAvailable"] == pdb))
 tol = v.get("tolerations", [])

@@ -46,7 +46,9 @@ def main():
     by = {}
     for d in docs:
         by.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
-    deps = by.get("Deployment", {})
+    # the phonebill services; the collector and the query proxy are third-party images
+    deps = {n: d for n, d in by.get("Deployment", {}).items()
+            if d["metadata"].get("labels", {}).get("tier") == "application"}
     cms = by.get("ConfigMap", {})
 
     def pod_env(dep):
@@ -171,6 +173,76 @@ def main():
                        "pre-install" in a.get("helm.sh/hook", "") and int(a.get("helm.sh/hook-weight", "0")) < w)
         expect(f"{name} does not migrate on start (DATABASE_MIGRATE_ON_START=false)",
                env.get("DATABASE_MIGRATE_ON_START") == "false")
+
+    # ---- metrics -> autoscaling -> rollback ----
+    pms = by.get("PodMonitor", {})
+    expect("a PodMonitor (Azure Monitor managed Prometheus) scrapes the services", len(pms) == 1, sorted(pms))
+    for pm in pms.values():
+        sel = pm["spec"]["selector"]["matchLabels"]
+        covered = [n for n, d in deps.items()
+                   if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items())]
+        expect("the PodMonitor selects every service's pods", sorted(covered) == sorted(SERVICES), covered)
+        ep = pm["spec"]["podMetricsEndpoints"][0]
+        expect("the PodMonitor scrapes /actuator/prometheus on the http port",
+               ep.get("path") == "/actuator/prometheus" and ep.get("port") == "http")
+        targets = {r.get("targetLabel"): r.get("sourceLabels") for r in ep.get("relabelings", [])}
+        expect("the PodMonitor keeps the Rollouts ReplicaSet hash as rollouts_pod_template_hash",
+               targets.get("rollouts_pod_template_hash") == ["__meta_kubernetes_pod_label_rollouts_pod_template_hash"])
+        expect("the PodMonitor keeps namespace and pod", "namespace" in targets and "pod" in targets)
+    sos = by.get("ScaledObject", {})
+    seed_custom = {  # seed 3.3.2: metric -> per-pod threshold
+        "auth-service": ("auth_requests_total", 50),
+        "bill-inquiry-service": ("bill_inquiry_active_connections", 30),
+        "product-change-service": ("product_change_queue_length", 5),
+    }
+    emitted = open(os.path.join(root, "crates/common/src/metrics.rs"), encoding="utf-8").read()
+    for name, (metric, threshold) in seed_custom.items():
+        so = sos.get(name)
+        expect(f"{name} scales through a KEDA ScaledObject", so is not None)
+        if so is None:
+            continue
+        prom = [t for t in so["spec"]["triggers"] if t["type"] == "prometheus"]
+        q = prom[0]["metadata"]["query"] if prom else ""
+        expect(f"{name} scales on {metric} with threshold {threshold} per pod (seed 3.3.2)",
+               len(prom) == 1 and metric in q and float(prom[0]["metadata"]["threshold"]) == threshold
+               and prom[0].get("metricType") == "AverageValue", prom)
+        expect(f"{name}: {metric} is a metric the services register", f'"{metric}"' in emitted)
+        expect(f"{name}: the KEDA query is limited to namespace phonebill-prod", 'namespace="phonebill-prod"' in q, q)
+        ref = prom[0].get("authenticationRef", {}).get("name") if prom else None
+        expect(f"{name}: the Prometheus trigger authenticates with Workload Identity",
+               by.get("TriggerAuthentication", {}).get(ref, {}).get("spec", {}).get("podIdentity", {}).get("provider")
+               == "azure-workload")
+    for name in seed_custom:
+        expect(f"{name}: no second HPA next to KEDA's", name not in by.get("HorizontalPodAutoscaler", {}))
+    for at_name, at in by.get("AnalysisTemplate", {}).items():
+        expect(f"AnalysisTemplate {at_name} takes the new ReplicaSet's hash",
+               {"service-name", "new-hash"} <= {a["name"] for a in at["spec"]["args"]})
+        for m in at["spec"]["metrics"]:
+            q = m["provider"]["prometheus"]["query"]
+            counts = q.count("rollouts_pod_template_hash=\"{{args.new-hash}}\"")
+            expect(f"AnalysisTemplate {at_name} {m['name']}: every selector is limited to the new pods",
+                   counts >= 2 and counts == q.count("http_server_request_duration_seconds"), q)
+            expect(f"AnalysisTemplate {at_name} {m['name']}: no data fails (no vector() fallback for the request rate)",
+                   "len(result) > 0" in m["successCondition"] and "vector(1)" not in q and not q.rstrip().endswith("or vector(0)"), q)
+        addr = at["spec"]["metrics"][0]["provider"]["prometheus"]["address"]
+        host = re.sub(r"^https?://([^.:/]+).*$", r"\1", addr)
+        expect(f"AnalysisTemplate {at_name} queries a rendered Service ({host})", host in svcs, addr)
+    for ro_name, ro in by.get("Rollout", {}).items():
+        args = ro["spec"]["strategy"]["blueGreen"].get("postPromotionAnalysis", {}).get("args", [])
+        expect(f"Rollout {ro_name} passes the Latest pod-template hash to the analysis",
+               any(a["name"] == "new-hash" and a.get("valueFrom", {}).get("podTemplateHashValue") == "Latest" for a in args))
+    # ---- traces ----
+    for name, dep in deps.items():
+        ep = pod_env(dep).get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+        host = re.sub(r"^https?://([^:/]+).*$", r"\1", ep)
+        expect(f"{name} exports traces to a rendered collector Service ({ep!r})", bool(ep) and host in svcs)
+    col = cms.get("otel-collector", {}).get("data", {}).get("config.yaml")
+    cfg = yaml.safe_load(col) if col else {}
+    pipe = cfg.get("service", {}).get("pipelines", {}).get("traces", {})
+    expect("the collector samples 10 % of traces (seed 8.1.1)",
+           cfg.get("processors", {}).get("probabilistic_sampler", {}).get("sampling_percentage") == 10
+           and "probabilistic_sampler" in pipe.get("processors", []))
+    expect("the collector exports to Application Insights (azuremonitor)", pipe.get("exporters") == ["azuremonitor"])
 
     # ---- env parity: chart env vs what each binary reads ----
     def binary_of(container):
