@@ -6,4 +6,5 @@
 mod flows;
 mod helpers;
 mod security;
+mod seed_metrics;
 mod shapes;

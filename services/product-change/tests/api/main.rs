@@ -4,6 +4,7 @@
 mod helpers;
 mod resilience;
 mod security;
+mod seed_metrics;
 
 use std::path::Path;
 
