@@ -3,6 +3,8 @@
 #
 #   bash scripts/images.sh            build + check; ends with "N passed, M failed"
 #   SKIP_BUILD=1 bash scripts/images.sh   check the images already tagged
+#   PROFILE=dev TAG=dbg MAX_MB=100 bash scripts/images.sh   the same from the debug binaries
+#                                   (quick, for trying the chart's pods; not a release image)
 #
 # Docker Hub and gcr.io are unreachable here, so the images are built from docker/Dockerfile
 # with its base-image build arguments pointed at local equivalents:
@@ -27,6 +29,8 @@ cd "$ROOT"
 . "$ROOT/scripts/lib/dockerd.sh"
 
 TAG="${TAG:-dev}"
+PROFILE="${PROFILE:-image}"
+BIN_DIR="target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 MAX_MB="${MAX_MB:-40}"
 RUNTIME_IMAGE="phonebill/runtime-local:bookworm"
 SERVICES=(auth-service bill-inquiry-service product-change-service kos-mock-service)
@@ -81,12 +85,12 @@ build_runtime_base() { # build_runtime_base BINARY...
 }
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  echo "== cargo build --profile image (${SERVICES[*]})"
+  echo "== cargo build --profile $PROFILE (${SERVICES[*]})"
   args=()
   for s in "${SERVICES[@]}"; do args+=(-p "${PACKAGE[$s]}" --bin "$s"); done
-  cargo build --profile image --locked "${args[@]}"
+  cargo build --profile "$PROFILE" --locked "${args[@]}"
   bins=()
-  for s in "${SERVICES[@]}"; do bins+=("target/image/$s"); done
+  for s in "${SERVICES[@]}"; do bins+=("$BIN_DIR/$s"); done
 
   echo "== runtime base $RUNTIME_IMAGE"
   build_runtime_base "${bins[@]}"
@@ -95,7 +99,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     echo "== phonebill/$s:$TAG"
     d="$WORK/bin-$s"
     mkdir -p "$d/out/data"
-    install -m 0555 "target/image/$s" "$d/out/service"
+    install -m 0555 "$BIN_DIR/$s" "$d/out/service"
     import_dir "$d" "phonebill/binaries-local:$s"
     rm -rf "$d"
     "$DOCKER" build --quiet --file docker/Dockerfile \
