@@ -236,8 +236,8 @@ def main():
                 v = vols[m["name"]]
                 if "emptyDir" in v:
                     size = mem_bytes(v["emptyDir"].get("sizeLimit", "64Mi"))
-                    mode = "0770" if psc.get("fsGroup") is not None else "1777"
-                    a += ["--tmpfs", f"{m['mountPath']}:rw,size={size},uid=0,gid={psc.get('fsGroup', 0)},mode={mode}"]
+                    # as the kubelet makes an emptyDir: world-writable, group fsGroup
+                    a += ["--tmpfs", f"{m['mountPath']}:rw,size={size},uid=0,gid={psc.get('fsGroup', 0)},mode=0777"]
                 elif "secret" in v:
                     src = secret_dirs[v["secret"]["secretName"]]
                     mode = v["secret"].get("defaultMode", 0o644)
