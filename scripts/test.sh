@@ -123,4 +123,8 @@ if ! $rust_only; then
   bash scripts/check-api-fuzz.sh
   bash scripts/check-deploy.sh
   bash scripts/check-terraform.sh
+  # Issue 19: the AnalysisTemplate's and KEDA's queries on Debian's prometheus scraping the debug
+  # binaries built above (~35 s); the image and chart-pod checks are scripts/check-runtime.sh.
+  command -v prometheus >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+  .tools/venv-deploy/bin/python deploy/tests/prometheus_analysis.py --bin "$target_dir/debug"
 fi

@@ -16,6 +16,9 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+/// The handle types services record into (re-exported so they need no `prometheus` dependency).
+pub use prometheus::{IntCounter, IntGauge};
+
 /// Latency buckets from 5 ms to 10 s (SPEC 6).
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -59,6 +62,15 @@ pub struct Inner {
     pub kos_mock_requests: IntCounterVec,
     /// `db_reads_total{service,target}`: history reads by where they ran (`replica`, `primary`).
     pub db_reads: IntCounterVec,
+    /// `auth_requests_total{service}`: requests to auth's routes; its rate is the seed's
+    /// `requests_per_second` autoscaling metric (services/auth/src/metrics.rs).
+    pub auth_requests: IntCounterVec,
+    /// `bill_inquiry_active_connections{service}`: requests bill-inquiry is serving, the seed's
+    /// `active_connections` (services/bill-inquiry/src/metrics.rs).
+    pub bill_inquiry_active_connections: IntGaugeVec,
+    /// `product_change_queue_length{service}`: change requests waiting for their outcome, the
+    /// seed's `queue_length` (services/product-change/src/metrics.rs).
+    pub product_change_queue_length: IntGaugeVec,
 }
 
 impl std::ops::Deref for Metrics {
@@ -201,6 +213,27 @@ impl Metrics {
                 "KOS mock requests",
                 &["endpoint", "result_code", "fault"],
             ),
+            // The seed's custom HPA metrics (physical-architecture-prod 3.3.2), fed to KEDA
+            // (docs/deployment.md "Autoscaling"). A family without children renders nothing, so
+            // each appears only in the process whose service records it.
+            auth_requests: counter(
+                &r,
+                "auth_requests_total",
+                "Requests to the auth service's routes",
+                &["service"],
+            ),
+            bill_inquiry_active_connections: gauge(
+                &r,
+                "bill_inquiry_active_connections",
+                "Requests the bill-inquiry service is serving",
+                &["service"],
+            ),
+            product_change_queue_length: gauge(
+                &r,
+                "product_change_queue_length",
+                "Product change requests waiting for their outcome",
+                &["service"],
+            ),
             registry: r,
         };
         Self(Arc::new(inner))
@@ -288,4 +321,26 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
     }
+}
+
+/// Middleware counting every request into `counter` (a resolved child, so no label look-up
+/// per request). Install with `Router::route_layer`: only matched routes count.
+pub async fn count_requests(
+    State(counter): State<IntCounter>,
+    req: Request,
+    next: Next,
+) -> Response {
+    counter.inc();
+    next.run(req).await
+}
+
+/// Middleware keeping `gauge` at the number of requests in progress. The guard decrements it
+/// when the request ends, is cancelled or panics.
+pub async fn gauge_in_progress(
+    State(gauge): State<IntGauge>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let _guard = InFlight::enter(gauge);
+    next.run(req).await
 }

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod keys;
+pub mod metrics;
 pub mod password;
 pub mod rate_limit;
 pub mod registration;
@@ -245,7 +246,7 @@ impl App {
         };
         ServiceParts {
             name: SERVICE,
-            router: routes::router(state),
+            router: metrics::track(routes::router(state), &self.deps.metrics),
             openapi: ApiDoc::openapi(),
             health,
         }

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod metrics;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -262,7 +263,7 @@ impl App {
         health.extend(self.replica_health.clone());
         ServiceParts {
             name: SERVICE,
-            router: routes::router(self.state.clone()),
+            router: metrics::track(routes::router(self.state.clone()), &self.deps.metrics),
             openapi: ApiDoc::openapi(),
             health,
         }

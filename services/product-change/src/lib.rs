@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod metrics;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -230,10 +231,13 @@ impl App {
         health.extend(self.replica_health.clone());
         ServiceParts {
             name: SERVICE,
-            router: routes::router(routes::AppState {
-                service: self.service.clone(),
-                verifier: self.verifier.clone(),
-            }),
+            router: metrics::track(
+                routes::router(routes::AppState {
+                    service: self.service.clone(),
+                    verifier: self.verifier.clone(),
+                }),
+                &self.deps.metrics,
+            ),
             openapi: ApiDoc::openapi(),
             health,
         }

@@ -10,9 +10,18 @@ auth billInquiry productChange kosMock
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* <release>-<name> for a service. Call with (dict "root" $ "svc" $svc). */}}
+{{/*
+Resource name of a service: its binary name, which is the seed's service name (4.4:
+auth-service.phonebill-prod.svc.cluster.local, ...). Not prefixed with the release name, so
+one release per namespace. Call with (dict "root" $ "svc" $svc).
+*/}}
 {{- define "phonebill.fullname" -}}
-{{- printf "%s-%s" .root.Release.Name .svc.name | trunc 63 | trimSuffix "-" }}
+{{- .svc.binary | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Service account of a service: <binary>-sa (seed 7.2.2). (dict "root" $ "svc" $svc) */}}
+{{- define "phonebill.serviceAccountName" -}}
+{{- printf "%s-sa" (include "phonebill.fullname" .) | trunc 63 }}
 {{- end }}
 
 {{/* <release>-<short name> for a service known only by its short name. (dict "root" $ "name" "auth") */}}

@@ -21,11 +21,17 @@ locals {
     "kos-mock"       = "phonebill_kos"
   }
 
+  # Seed 7.2.2: <binary>-sa, as the Helm chart creates them.
   service_accounts = [
-    "phonebill-auth",
-    "phonebill-bill-inquiry",
-    "phonebill-product-change",
-    "phonebill-kos-mock",
+    "auth-service-sa",
+    "bill-inquiry-service-sa",
+    "product-change-service-sa",
+    "kos-mock-service-sa",
+    # the migration hook Jobs (templates/migration-job.yaml) read their owner-role URL from Key Vault
+    "auth-service-sa-migrate",
+    "bill-inquiry-service-sa-migrate",
+    "product-change-service-sa-migrate",
+    "kos-mock-service-sa-migrate",
   ]
 }
 

@@ -24,14 +24,18 @@ locals {
     "kos-mock"       = "phonebill_kos"
   }
 
-  # Seed 7.2.2 lists auth-service-sa, bill-inquiry-service-sa and
-  # product-change-service-sa; the Helm chart (release "phonebill") creates one
-  # service account per service named <release>-<service>, KOS mock included.
+  # Seed 7.2.2: one service account per service, <binary>-sa, as the Helm chart
+  # creates them (templates/serviceaccount.yaml), KOS mock included.
   service_accounts = [
-    "phonebill-auth",
-    "phonebill-bill-inquiry",
-    "phonebill-product-change",
-    "phonebill-kos-mock",
+    "auth-service-sa",
+    "bill-inquiry-service-sa",
+    "product-change-service-sa",
+    "kos-mock-service-sa",
+    # the migration hook Jobs (templates/migration-job.yaml) read their owner-role URL from Key Vault
+    "auth-service-sa-migrate",
+    "bill-inquiry-service-sa-migrate",
+    "product-change-service-sa-migrate",
+    "kos-mock-service-sa-migrate",
   ]
 }
 
@@ -67,6 +71,56 @@ module "network" {
   application_subnet_service_endpoints = ["Microsoft.ContainerRegistry"]
   database_extra_source_cidrs          = ["10.1.2.0/24"]
   tags                                 = local.tags
+}
+
+# Self-hosted GitHub Actions runner for .github/workflows/release.yml (issue 19). The
+# registry admits only ci_egress_cidrs on its public endpoint, and GitHub-hosted runners have
+# no fixed range; a runner in this subnet reaches the registry over its private endpoint
+# (privatelink.azurecr.io is linked to this VNet), so ci_egress_cidrs can stay empty. The runner
+# itself (a VM scale set with the GitHub runner agent, labels self-hosted/linux/x64/
+# phonebill-vnet) is registered outside Terraform: docs/deployment.md "Release".
+resource "azurerm_subnet" "runner" {
+  name                 = "RunnerSubnet"
+  resource_group_name  = azurerm_resource_group.this.name
+  virtual_network_name = module.network.vnet_name
+  address_prefixes     = [var.runner_subnet_cidr]
+}
+
+resource "azurerm_network_security_group" "runner" {
+  name                = "nsg-${local.name_prefix}-runner"
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  tags                = local.tags
+
+  # Nothing may connect to the runner: it only polls GitHub and pushes to the registry.
+  security_rule {
+    name                       = "DenyAllInbound"
+    priority                   = 4000
+    direction                  = "Inbound"
+    access                     = "Deny"
+    protocol                   = "*"
+    source_port_range          = "*"
+    destination_port_range     = "*"
+    source_address_prefix      = "*"
+    destination_address_prefix = "*"
+  }
+
+  security_rule {
+    name                       = "HttpsOutbound"
+    priority                   = 100
+    direction                  = "Outbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = "443"
+    source_address_prefix      = var.runner_subnet_cidr
+    destination_address_prefix = "*"
+  }
+}
+
+resource "azurerm_subnet_network_security_group_association" "runner" {
+  subnet_id                 = azurerm_subnet.runner.id
+  network_security_group_id = azurerm_network_security_group.runner.id
 }
 
 # DR network in Korea South for the cross-region read replica (seed 5.1.2
@@ -222,6 +276,7 @@ module "appgw" {
   rate_limit_per_minute      = 100
   blocked_countries          = []
   ssl_certificate_secret_id  = var.ssl_certificate_secret_id
+  ssl_certificate_name       = var.appgw_ssl_certificate_name
   key_vault_id               = module.keyvault.id
   log_analytics_workspace_id = module.monitoring.log_analytics_workspace_id
   tags                       = local.tags

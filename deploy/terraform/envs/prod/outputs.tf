@@ -58,6 +58,11 @@ output "application_gateway_public_ip" {
   value       = module.appgw.public_ip_address
 }
 
+output "appgw_ssl_certificate_name" {
+  description = "Certificate name the chart's Ingress references (values-prod.yaml ingress.appgwSslCertificate)."
+  value       = module.appgw.ssl_certificate_name
+}
+
 output "application_insights_connection_string" {
   description = "Application Insights connection string."
   value       = module.monitoring.application_insights_connection_string
@@ -67,4 +72,9 @@ output "application_insights_connection_string" {
 output "workbook_id" {
   description = "Resource id of the services workbook."
   value       = module.alerts.workbook_id
+}
+
+output "runner_subnet_id" {
+  description = "RunnerSubnet: where the self-hosted runner of release.yml runs (push to ACR over the private endpoint)."
+  value       = azurerm_subnet.runner.id
 }

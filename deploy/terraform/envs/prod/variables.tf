@@ -106,3 +106,20 @@ variable "secret_versions" {
     kos_api_key    = 1
   }
 }
+
+variable "appgw_ssl_certificate_name" {
+  type        = string
+  default     = "ssl-wildcard"
+  description = "Name of the Application Gateway certificate; must equal ingress.appgwSslCertificate in deploy/helm/phonebill/values-prod.yaml (scripts/check-deploy.sh compares them)."
+}
+
+variable "runner_subnet_cidr" {
+  type        = string
+  default     = "10.0.5.0/24"
+  description = "RunnerSubnet of the self-hosted release runner (reaches ACR over its private endpoint)."
+
+  validation {
+    condition     = can(cidrhost(var.runner_subnet_cidr, 0))
+    error_message = "runner_subnet_cidr must be a CIDR."
+  }
+}

@@ -8,7 +8,7 @@ locals {
   backend_http_settings = "aks-backend-http"
   https_listener        = "https-listener"
   http_listener         = "http-listener"
-  ssl_certificate       = "ssl-wildcard"
+  ssl_certificate       = var.ssl_certificate_name
   routing_rule          = "api-routing"
   redirect_rule         = "http-to-https"
   redirect_config       = "redirect-https"

@@ -22,3 +22,8 @@ output "waf_policy_id" {
   description = "Resource id of the WAF policy."
   value       = azurerm_web_application_firewall_policy.this.id
 }
+
+output "ssl_certificate_name" {
+  description = "Name of the gateway's TLS certificate: the chart's ingress.appgwSslCertificate."
+  value       = var.ssl_certificate_name
+}

@@ -114,6 +114,17 @@ variable "ssl_certificate_secret_id" {
   }
 }
 
+variable "ssl_certificate_name" {
+  type        = string
+  default     = "ssl-wildcard"
+  description = "Name of the gateway's certificate object. The Helm chart's Ingress names it (ingress.appgwSslCertificate in values-prod.yaml, annotation appgw-ssl-certificate); scripts/check-deploy.sh checks both match the env's output appgw_ssl_certificate_name."
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,79}$", var.ssl_certificate_name))
+    error_message = "ssl_certificate_name is 1-80 letters, digits, '_', '.' or '-'."
+  }
+}
+
 variable "key_vault_id" {
   type        = string
   description = "Key Vault holding the certificate; the gateway identity gets Key Vault Secrets User on it."

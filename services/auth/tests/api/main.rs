@@ -7,4 +7,5 @@ mod doors;
 mod flows;
 mod helpers;
 mod security;
+mod seed_metrics;
 mod shapes;

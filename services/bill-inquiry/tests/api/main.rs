@@ -13,3 +13,4 @@ mod menu;
 mod migrations;
 mod resilience;
 mod security;
+mod seed_metrics;

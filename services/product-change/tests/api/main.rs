@@ -5,6 +5,7 @@ mod claims;
 mod helpers;
 mod resilience;
 mod security;
+mod seed_metrics;
 
 use std::path::Path;
 
