@@ -27,16 +27,13 @@ LIBRARY_VARS = {
 }
 
 # Set by the chart before the binary reads them: the reader comes with another issue.
-PENDING = {
-    "DATABASE_MIGRATE_ON_START": "issue 18 (PostgreSQL): `<binary> migrate`; false = the hook Job migrated",
-    "DATABASE_MIGRATION_URL": "issue 18 (PostgreSQL): owner-role URL read by `<binary> migrate`",
-}
+PENDING: dict = {}
 
 # What each binary needs in production (no safe default there).
 COMMON_REQUIRED = {"DATABASE_URL", "CORS_ALLOWED_ORIGINS", "SHUTDOWN_DELAY_SECONDS", "LOG_FORMAT", "PORT"}
 REQUIRED = {
     "auth-service": COMMON_REQUIRED | {"REDIS_URL", "JWT_KEYS_DIR", "JWT_ACTIVE_KID", "JWT_ISSUER", "JWT_AUDIENCE",
-                                       "TRUST_X_FORWARDED_FOR"},
+                                       "TRUST_X_FORWARDED_FOR", "KOS_BASE_URL", "KOS_API_KEY", "REGISTRATION_MODE"},
     "bill-inquiry-service": COMMON_REQUIRED | {"REDIS_URL", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE",
                                                "KOS_BASE_URL", "KOS_API_KEY", "KOS_SERVICE_NAME"},
     "product-change-service": COMMON_REQUIRED | {"REDIS_URL", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE",

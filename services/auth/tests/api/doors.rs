@@ -184,10 +184,7 @@ async fn the_sqlite_file_and_its_directory_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let url = format!("sqlite://{}/auth.db", data.display());
-    let cfg = phonebill_common::config::DatabaseConfig {
-        url: phonebill_common::config::DatabaseUrl::new(url),
-        max_connections: 2,
-    };
+    let cfg = phonebill_common::config::DatabaseConfig::new(url, 2);
     let db = Db::connect_lazy(&cfg, "perm-test").unwrap();
     db.migrate(&phonebill_auth::MIGRATIONS).await.unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
