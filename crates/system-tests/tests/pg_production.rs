@@ -115,7 +115,7 @@ async fn migrate_step_app_role_and_readiness_naming_missing_migrations() {
             .unwrap_or_default()
             .to_owned();
         assert!(err.contains("0001_init"), "{err}");
-        assert!(err.contains("0002_reconcile_claims"), "{err}");
+        assert!(err.contains("0003_reconcile_claims"), "{err}");
         // Still running a few seconds later: no crash loop.
         tokio::time::sleep(Duration::from_secs(3)).await;
         product.proc.ensure_running().expect("still running");
@@ -160,7 +160,7 @@ async fn migrate_step_app_role_and_readiness_naming_missing_migrations() {
             .await
             .expect("migrate");
         assert!(ok, "migrate failed\n{out}\n{errout}");
-        assert!(out.contains("applied 2 migration(s)"), "{out}");
+        assert!(out.contains("applied 3 migration(s)"), "{out}");
         assert!(!out.contains("owner-pw") && !errout.contains("owner-pw"));
         let (ok, out, errout) = stack
             .run_to_end(

@@ -84,7 +84,13 @@ async fn changes_survive_sigkill(pg_url: Option<&str>, label: &str) {
                 {
                     Ok(r) if r.status == 200 => {
                         assert_eq!(r.body["data"]["processStatus"], "COMPLETED", "{}", r.body);
-                        answered.push(rid);
+                        // The record id is the server's; the body's requestId is only this
+                        // user's idempotency key (docs/api.md §4.6).
+                        let id = r.body["data"]["requestId"]
+                            .as_str()
+                            .unwrap_or(&rid)
+                            .to_owned();
+                        answered.push(id);
                         std::mem::swap(&mut from, &mut to);
                     }
                     Ok(r) => panic!("change answered {}: {}", r.status, r.body),

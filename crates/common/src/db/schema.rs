@@ -13,7 +13,7 @@ use sqlx::migrate::Migrator;
 
 use super::{Db, DbError, Migrations};
 
-/// `0002_reconcile_claims` for version 2 described "reconcile claims" (the file's name).
+/// `0003_reconcile_claims` for version 2 described "reconcile claims" (the file's name).
 pub fn migration_name(version: i64, description: &str) -> String {
     format!("{version:04}_{}", description.replace(' ', "_"))
 }
@@ -72,7 +72,7 @@ mod tests {
     fn names_look_like_the_files() {
         assert_eq!(
             migration_name(2, "reconcile claims"),
-            "0002_reconcile_claims"
+            "0003_reconcile_claims"
         );
         assert_eq!(migration_name(12, "init"), "0012_init");
     }
