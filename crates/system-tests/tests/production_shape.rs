@@ -326,3 +326,148 @@ async fn the_login_limit_behind_the_ingress_is_per_client_and_shared_by_the_auth
     })
     .await;
 }
+
+/// The `kid` in a JWT's header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("JWT header is base64url");
+    let v: Value = serde_json::from_slice(&bytes).expect("JWT header is JSON");
+    v["kid"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_signing_key_is_accepted_everywhere_without_restarting_a_verifier() {
+    bounded(Duration::from_secs(180), async {
+        let mut shape = ProdShape::start(Backing::machine(), 2)
+            .await
+            .expect("production shape");
+        let old = field(
+            &login(&shape.stack.http, &shape, &shape.url("/api/v1/auth/login")).await,
+            "access_token",
+        );
+        assert_eq!(kid_of(&old), "k1");
+
+        // Rotation as an operator does it: the new key is added to the mounted secret (the
+        // lexicographically last kid is the active one), the auth replicas roll; bill and
+        // product are never restarted.
+        let keys = shape.stack.path().join("jwt-keys");
+        phonebill_system_tests::shape::generate_ed25519(&keys.join("k2.pem")).expect("new key");
+        for i in 0..shape.of("auth-service").len() {
+            shape
+                .restart("auth-service", i, Duration::from_secs(15))
+                .await
+                .expect("auth restart");
+        }
+        let http = &shape.stack.http;
+        let new = field(
+            &login(http, &shape, &shape.url("/api/v1/auth/login")).await,
+            "access_token",
+        );
+        assert_eq!(kid_of(&new), "k2", "the new key signs");
+
+        // Every replica accepts both: the old key until the token's exp, the new one as soon
+        // as its JWKS is refetched for the unknown kid (at most once per 10 s, verifier.rs).
+        let urls = guarded_urls(&shape);
+        let started = Instant::now();
+        for u in &urls {
+            assert_eq!(http.get(u, Some(&old)).await.status, 200, "old key at {u}");
+            loop {
+                let s = http.get(u, Some(&new)).await.status;
+                if s == 200 {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(15),
+                    "new key refused ({s}) by {u} after {:?}",
+                    started.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        println!(
+            "FIGURES production-shape key-rotation new_key_everywhere_ms={}",
+            started.elapsed().as_millis()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_through_one_kos_replica_is_seen_through_the_other_within_its_cache_bound() {
+    bounded(Duration::from_secs(150), async {
+        let shape = ProdShape::start(Backing::machine(), 2)
+            .await
+            .expect("production shape");
+        let http = shape.stack.http.inner();
+        let token = field(
+            &login(&shape.stack.http, &shape, &shape.url("/api/v1/auth/login")).await,
+            "access_token",
+        );
+        let kos = shape.of("kos-mock-service");
+        let product_of = |base: String| {
+            let key = shape.kos_api_key.clone();
+            async move {
+                let r = http
+                    .get(format!(
+                        "{base}/api/v1/kos/mock-datas/customer/product?lineNumber={LINE}"
+                    ))
+                    .header("X-Service-Name", "product-change-service")
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .expect("KOS read");
+                assert_eq!(r.status().as_u16(), 200);
+                let v: Value = r.json().await.expect("KOS body");
+                v["data"]["currentProductCode"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            }
+        };
+        // Both replicas have the line cached.
+        let before = product_of(kos[0].svc.base.clone()).await;
+        assert_eq!(product_of(kos[1].svc.base.clone()).await, before);
+        let target = if before == "5G-PREMIUM-001" {
+            "5G-STANDARD-001"
+        } else {
+            "5G-PREMIUM-001"
+        };
+        // The change goes through the ingress, product-change and one KOS replica.
+        let r = shape
+            .stack
+            .http
+            .post(
+                &shape.url("/api/v1/products/change"),
+                Some(&token),
+                &json!({ "lineNumber": LINE, "currentProductCode": before, "targetProductCode": target }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["data"]["processStatus"], "COMPLETED", "{}", r.body);
+        let changed = Instant::now();
+        // Documented bound: KOS_LINE_CACHE_TTL_MS, 1000 ms on PostgreSQL (docs/api.md §5), plus
+        // a second for the polling and a loaded machine.
+        for k in kos {
+            loop {
+                if product_of(k.svc.base.clone()).await == target {
+                    break;
+                }
+                assert!(
+                    changed.elapsed() < Duration::from_millis(2000),
+                    "{} still shows {before} after {:?}",
+                    k.name,
+                    changed.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        println!(
+            "FIGURES production-shape kos-replicas change_seen_by_both_ms={}",
+            changed.elapsed().as_millis()
+        );
+    })
+    .await;
+}
