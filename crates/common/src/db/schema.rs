@@ -71,7 +71,7 @@ mod tests {
     #[test]
     fn names_look_like_the_files() {
         assert_eq!(
-            migration_name(2, "reconcile claims"),
+            migration_name(3, "reconcile claims"),
             "0003_reconcile_claims"
         );
         assert_eq!(migration_name(12, "init"), "0012_init");
