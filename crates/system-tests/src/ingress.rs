@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::proc::{Proc, free_port};
+use crate::proc::{Proc, find_program, free_port};
 
 /// One Ingress path: requests whose path starts with `prefix` go to replicas of `binary`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,7 +272,7 @@ impl Haproxy {
             &config,
             Self::config(dir, port, routes, backends, services)?,
         )?;
-        let haproxy = which("haproxy").context(
+        let haproxy = find_program("haproxy").context(
             "haproxy is not installed (apt-get install haproxy; scripts/test.sh installs it)",
         )?;
         let cfg = config.to_string_lossy().into_owned();
@@ -350,15 +350,6 @@ impl Haproxy {
 
 fn backend_name(binary: &str) -> String {
     format!("be_{}", binary.replace('-', "_"))
-}
-
-/// The path of `program` on `PATH` (or the usual sbin directories, where Debian puts haproxy).
-pub fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -39,6 +39,16 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The path of `program` on `PATH`, or in the sbin directories where Debian puts servers
+/// (haproxy) that a non-root `PATH` may lack.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
 /// A port that was free a moment ago (bind to port 0, read it, release it).
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::proc::{Proc, free_port};
+use crate::proc::{Proc, find_program, free_port};
 
 /// A `redis-server` owned by one test (no persistence: a restart comes back empty).
 #[derive(Debug)]
@@ -136,13 +136,9 @@ impl RedisServer {
     }
 }
 
-/// The full path of `program` on `PATH`.
+/// The full path of `program` ([`find_program`]); the system tests need it, so a missing one
+/// fails the test.
 pub fn which(program: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(program))
-                .find(|p| p.is_file())
-        })
+    find_program(program)
         .unwrap_or_else(|| panic!("{program} not found on PATH; the system tests need it"))
 }

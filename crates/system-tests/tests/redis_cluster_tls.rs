@@ -43,15 +43,6 @@ fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn openssl_ed25519(path: &std::path::Path) {
-    let status = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "ed25519", "-out"])
-        .arg(path)
-        .status()
-        .expect("run openssl");
-    assert!(status.success(), "openssl genpkey ed25519");
-}
-
 async fn start_shape() -> Shape {
     let stack = Stack::new();
     let ca = TestCa::create(&stack.path().join("ca"), "redis").expect("test CA");
@@ -64,7 +55,7 @@ async fn start_shape() -> Shape {
     let cluster = cluster.expect("TLS redis cluster");
     let keys = stack.path().join("jwt-keys");
     std::fs::create_dir_all(&keys).expect("keys dir");
-    openssl_ed25519(&keys.join("k1.pem"));
+    phonebill_system_tests::shape::generate_ed25519(&keys.join("k1.pem")).expect("signing key");
     let keys_s = keys.to_string_lossy().into_owned();
     let seed = cluster.seed_url();
     let ca_path = cluster.ca_cert().to_string_lossy().into_owned();
