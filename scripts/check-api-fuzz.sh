@@ -118,7 +118,7 @@ wait "$server_pid" 2>/dev/null || true
 server_pid=""
 
 # Scan every tracing line (JSON). The plain-text start-up banner is left out: it prints the
-# demo users' credentials and lines on purpose (SPEC §8, local mode only).
+# demo users' credentials and lines on purpose (docs/api.md §8, local mode only).
 grep '^{' "$work/server.log" >"$work/server.jsonl" || true
 echo "== log scan ($(wc -l <"$work/server.jsonl") JSON log lines at debug level)"
 if ! bash scripts/check-log-secrets.sh "$work/server.jsonl"; then

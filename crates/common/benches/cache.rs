@@ -11,7 +11,7 @@ use phonebill_common::metrics::Metrics;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-/// A bill-sized value (the shape of SPEC 3.2's `data`).
+/// A bill-sized value (the shape of docs/api.md §3.2's `data`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BillData {

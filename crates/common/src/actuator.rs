@@ -1,4 +1,4 @@
-//! Operational endpoints (SPEC 6): liveness, readiness, Prometheus metrics.
+//! Operational endpoints (docs/api.md §6): liveness, readiness, Prometheus metrics.
 //!
 //! Liveness never checks dependencies (a database outage must not make Kubernetes restart
 //! healthy pods). Readiness runs every registered [`HealthCheck`] concurrently, each bounded by

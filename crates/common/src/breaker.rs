@@ -1,4 +1,4 @@
-//! The circuit breaker in front of KOS (DESIGN decision 6, SPEC 3.4).
+//! The circuit breaker in front of KOS (docs/architecture.md decision 6, docs/api.md §3.4).
 //!
 //! States: **closed** (calls pass; consecutive failures are counted) → **open** after
 //! `failure_threshold` consecutive failures (calls are rejected at once with the time left) →
@@ -93,7 +93,7 @@ impl BreakerState {
         }
     }
 
-    /// The gauge value: 0 closed, 1 open, 2 half-open (SPEC 6).
+    /// The gauge value: 0 closed, 1 open, 2 half-open (docs/api.md §6).
     pub fn gauge_value(self) -> i64 {
         match self {
             Self::Closed => 0,
@@ -144,7 +144,7 @@ pub struct BreakerOpen {
 }
 
 impl BreakerOpen {
-    /// `Retry-After` in whole seconds, rounded up, at least 1 (SPEC 1.5).
+    /// `Retry-After` in whole seconds, rounded up, at least 1 (docs/api.md §1.5).
     pub fn retry_after_secs(&self) -> u64 {
         let d = self.retry_after;
         let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);

@@ -311,7 +311,7 @@ impl ServerConfig {
     }
 }
 
-/// The HTTP middleware settings (SPEC 1.10, 1.12).
+/// The HTTP middleware settings (docs/api.md §1.10, 1.12).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Exact allowed CORS origins; `*` allows any.

@@ -1,4 +1,4 @@
-//! The response envelope of SPEC 1.3: `{success, data?, message?, timestamp, traceId}`.
+//! The response envelope of docs/api.md §1.3: `{success, data?, message?, timestamp, traceId}`.
 //!
 //! Handlers return [`Envelope`] for successes; failures go through [`crate::ApiError`], which
 //! renders the same envelope with `error`. `timestamp` is Korea time with milliseconds; `traceId`

@@ -1,5 +1,5 @@
-//! One error type for every handler: [`ApiError`] renders the SPEC 1.3 failure envelope with a
-//! stable code from the SPEC 1.5 catalogue.
+//! One error type for every handler: [`ApiError`] renders the docs/api.md §1.3 failure envelope with a
+//! stable code from the docs/api.md §1.5 catalogue.
 //!
 //! Rules: a client error carries a code, a message (Korean, shown verbatim by the client) and
 //! optional `details`/`fieldErrors`; an internal error is logged here once, with its cause, and the
@@ -21,7 +21,7 @@ use crate::envelope::{timestamp_now, trace_id_now};
 
 macro_rules! error_codes {
     ($( $variant:ident => ($code:literal, $status:ident, $msg:literal) ),* $(,)?) => {
-        /// The stable error codes of SPEC 1.5. Clients branch on these, never on message text.
+        /// The stable error codes of docs/api.md §1.5. Clients branch on these, never on message text.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum ErrorCode { $( #[doc = concat!("`", $code, "`")] $variant, )* }
@@ -98,7 +98,7 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// A failed request, rendered as the SPEC failure envelope.
+/// A failed request, rendered as the docs/api.md failure envelope.
 ///
 /// Boxed inside so `Result<T, ApiError>` stays one pointer wide: handlers return it on every
 /// path, and a 176-byte error would be copied through every `?`.
@@ -155,7 +155,7 @@ impl std::error::Error for ApiError {
 /// The error part of the envelope (documented in every service's OpenAPI).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable code (SPEC 1.5).
+    /// Stable code (docs/api.md §1.5).
     #[schema(value_type = String, example = "VALIDATION_ERROR")]
     pub code: ErrorCode,
     /// Human-readable text.
@@ -165,7 +165,7 @@ pub struct ErrorDetail {
     pub details: Option<String>,
 }
 
-/// The failure envelope (SPEC 1.3).
+/// The failure envelope (docs/api.md §1.3).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Always `false`.

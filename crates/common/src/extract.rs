@@ -1,4 +1,4 @@
-//! Extractors whose rejections come back in our envelope (SPEC 1.5): a body that is not JSON,
+//! Extractors whose rejections come back in our envelope (docs/api.md §1.5): a body that is not JSON,
 //! has the wrong JSON types, or a bad query/path value is `400 MALFORMED_REQUEST`; a body over
 //! the limit is `413 PAYLOAD_TOO_LARGE`. Handlers use these instead of axum's own.
 //!

@@ -3,7 +3,7 @@
 //!
 //! Layer order, outermost first: request id → request log/trace span (W3C `traceparent` in) →
 //! CORS (preflight answered before anything else) → error-envelope rewrite (axum's bare
-//! 404/405/413 and friends become SPEC envelopes) → panic catcher (opaque 500) → request timeout
+//! 404/405/413 and friends become docs/api.md envelopes) → panic catcher (opaque 500) → request timeout
 //! → compression → body limit (64 KiB).
 
 use std::sync::Arc;
@@ -120,7 +120,7 @@ struct Edge {
     timeout: Duration,
 }
 
-/// CORS per SPEC 1.10.
+/// CORS per docs/api.md §1.10.
 pub fn cors_layer(cfg: &HttpConfig) -> CorsLayer {
     let origins = if cfg.cors_allowed_origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
@@ -222,11 +222,11 @@ pub async fn not_found() -> ApiError {
 }
 
 /// The outermost per-request middleware:
-/// 1. assigns the request id (SPEC 1.7) and makes it the task's current id;
+/// 1. assigns the request id (docs/api.md §1.7) and makes it the task's current id;
 /// 2. opens the request span (with the remote W3C trace context) and writes one log line at the
 ///    end (operational routes at DEBUG so probes do not flood the log);
 /// 3. bounds the whole request by the configured timeout: a request still running then is
-///    answered `503 SERVICE_UNAVAILABLE` (SPEC has no generic timeout code; 503 says "retry");
+///    answered `503 SERVICE_UNAVAILABLE` (docs/api.md has no generic timeout code; 503 says "retry");
 /// 4. rewrites bare error responses of axum/tower-http into the envelope ([`rewrite_bare_error`]).
 async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Response {
     let id: Arc<str> = req

@@ -1,4 +1,4 @@
-//! Line numbers: normalisation (SPEC 1.8) and masking for logs (DESIGN decision 9).
+//! Line numbers: normalisation (docs/api.md §1.8) and masking for logs (docs/architecture.md decision 9).
 
 use std::fmt;
 

@@ -1,6 +1,6 @@
-//! Prometheus metrics of SPEC 6, in one registry per process.
+//! Prometheus metrics of docs/api.md §6, in one registry per process.
 //!
-//! Decision (ANCHORS "choose one and write it down"): every metric family of the SPEC table is
+//! Decision (ANCHORS "choose one and write it down"): every metric family of the docs/api.md table is
 //! created here, once, in a [`Metrics`] value that the binary builds and hands to each service.
 //! In the all-in-one process the four services share one registry and are told apart by the
 //! `service` label; standalone, each process has its own. No global registry is used, so apps in
@@ -19,7 +19,7 @@ use prometheus::{
 /// The handle types services record into (re-exported so they need no `prometheus` dependency).
 pub use prometheus::{IntCounter, IntGauge};
 
-/// Latency buckets from 5 ms to 10 s (SPEC 6).
+/// Latency buckets from 5 ms to 10 s (docs/api.md §6).
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];

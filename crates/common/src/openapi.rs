@@ -1,4 +1,4 @@
-//! Serving OpenAPI documents (SPEC 6) and Swagger UI.
+//! Serving OpenAPI documents (docs/api.md §6) and Swagger UI.
 //!
 //! Standalone: `/v3/api-docs` is the service's document, also at `/v3/api-docs/<name>`.
 //! All-in-one: `/v3/api-docs` is an index `{"services": [...]}` and each document sits at
@@ -6,7 +6,7 @@
 //!
 //! The documents describe what really crosses the wire (the API fuzz run checks every response
 //! against them): success bodies in the envelope ([`Enveloped`], [`MessageEnvelope`]) unless an
-//! endpoint is one of SPEC 1.4's bare bodies, and the failures the shared HTTP stack can give on
+//! endpoint is one of docs/api.md §1.4's bare bodies, and the failures the shared HTTP stack can give on
 //! any endpoint ([`StandardErrors`]).
 
 use std::sync::Arc;
@@ -44,7 +44,7 @@ impl Modify for BearerSecurity {
     }
 }
 
-/// Documentation only: a success envelope (SPEC 1.3) carrying `data` of type `T`. Endpoints that
+/// Documentation only: a success envelope (docs/api.md §1.3) carrying `data` of type `T`. Endpoints that
 /// add top-level fields (`resultCode`, the refresh token mirror) still match: the schema does not
 /// forbid extra properties.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,4 +1,4 @@
-//! Request ids (SPEC 1.7): every response carries `X-Request-Id`; a valid incoming id
+//! Request ids (docs/api.md §1.7): every response carries `X-Request-Id`; a valid incoming id
 //! (1–128 characters of `[A-Za-z0-9._:-]`) is echoed, anything else is replaced by a new UUID v4.
 //!
 //! The edge middleware (`crate::http`) assigns the id, stores it in the request extensions and

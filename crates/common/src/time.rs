@@ -1,6 +1,6 @@
 //! Business time: Korea Standard Time (UTC+09:00, no daylight saving).
 //!
-//! "This month" and "today" are computed in KST (SPEC 1.9); instants on the wire carry the
+//! "This month" and "today" are computed in KST (docs/api.md §1.9); instants on the wire carry the
 //! `+09:00` offset; storage is UTC.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};

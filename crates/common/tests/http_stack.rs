@@ -1,4 +1,4 @@
-//! The shared HTTP stack over real HTTP: every error path returns the SPEC envelope with the
+//! The shared HTTP stack over real HTTP: every error path returns the docs/api.md envelope with the
 //! right status and code, request ids, CORS, metrics labels, readiness against real databases,
 //! and graceful shutdown.
 

@@ -1,5 +1,5 @@
 //! The KOS client against a scripted raw-TCP KOS on 127.0.0.1 that reproduces each fault mode of
-//! SPEC 5.7 (timeout, `500 9999`, `503`, malformed body, connection reset) plus business codes:
+//! docs/api.md §5.7 (timeout, `500 9999`, `503`, malformed body, connection reset) plus business codes:
 //! each maps to the right `KosError`, outcome metric and breaker count, and only idempotent reads
 //! are retried, once, on connection errors.
 

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
     version,
     about = "phonebill: auth, bill inquiry, product change and the KOS mock in one process",
     long_about = "Runs the whole phonebill back end in one process on one port, with embedded SQLite \
-                  files under the data directory and no Redis. Every /api/v1 path of SPEC.md is served \
+                  files under the data directory and no Redis. Every /api/v1 path of docs/api.md is served \
                   without prefix rewriting. Other variables (RUST_LOG, LOG_FORMAT, CORS_ALLOWED_ORIGINS, \
                   REQUEST_TIMEOUT_SECONDS, SHUTDOWN_GRACE_SECONDS, …) are read from the environment as \
                   documented in README.md."
@@ -50,7 +50,7 @@ pub struct AllInOne {
     services: Services,
     server: ServerConfig,
     http: HttpConfig,
-    /// Whether the SPEC §8 demo users were seeded (the banner lists them).
+    /// Whether the docs/api.md §8 demo users were seeded (the banner lists them).
     pub demo_users: bool,
 }
 
@@ -303,9 +303,9 @@ impl AllInOne {
     }
 }
 
-/// The demo users table for the banner (SPEC §8).
+/// The demo users table for the banner (docs/api.md §8).
 pub fn demo_users_text() -> String {
-    let mut out = String::from("Demo users (SPEC §8):\n");
+    let mut out = String::from("Demo users (docs/api.md §8):\n");
     for u in phonebill_auth::DEMO_USERS {
         let perms: Vec<&str> = u.permissions.iter().map(|p| p.as_str()).collect();
         out.push_str(&format!(
@@ -324,7 +324,7 @@ pub fn banner(addr: SocketAddr, opts: &Options) -> String {
     let base = format!("http://{addr}");
     format!(
         "phonebill is running at {base}\n\
-         \x20 API (SPEC.md):   {base}/api/v1/...\n\
+         \x20 API (docs/api.md):   {base}/api/v1/...\n\
          \x20 API docs:        {base}/swagger-ui/  (OpenAPI index: {base}/v3/api-docs)\n\
          \x20 health:          {base}/actuator/health   readiness: {base}/actuator/health/readiness\n\
          \x20 metrics:         {base}/actuator/prometheus\n\

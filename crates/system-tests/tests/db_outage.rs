@@ -1,5 +1,5 @@
 //! The history database stops while a real `bill-inquiry-service` process writes history
-//! (SPEC 3.2 step 5, DESIGN decision 7). The database is a private PostgreSQL cluster owned by
+//! (docs/api.md §3.2 step 5, docs/architecture.md decision 7). The database is a private PostgreSQL cluster owned by
 //! the test (the machine's shared server must never be stopped).
 //!
 //! Inquiries keep coming before, during and after the outage (`pg_ctl stop -m fast`, about 3 s

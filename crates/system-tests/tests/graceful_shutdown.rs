@@ -1,4 +1,4 @@
-//! Graceful shutdown under load (SPEC 6, DESIGN decision 7) of a real `bill-inquiry-service`
+//! Graceful shutdown under load (docs/api.md §6, docs/architecture.md decision 7) of a real `bill-inquiry-service`
 //! process: 8 concurrent clients send inquiries (cache hits and KOS misses of 200–400 ms)
 //! continuously; SIGTERM arrives mid-load.
 //!

@@ -1,5 +1,5 @@
 //! KOS faults against real `bill-inquiry-service` + `kos-mock-service` (+ `auth-service` for
-//! tokens) processes (SPEC 3.4, DESIGN decision 6).
+//! tokens) processes (docs/api.md §3.4, docs/architecture.md decision 6).
 //!
 //! For each fault the mock can play (slow beyond the client timeout, `500 9999`, `503`, closed
 //! connections, hanging): the breaker opens after exactly 5 failed KOS calls (default
@@ -9,7 +9,7 @@
 //! line/month cached before the fault is `200` stale (`stale: true`, `cachedAt`, `Warning`),
 //! both without calling KOS (fail-fast, timed below); after `BREAKER_OPEN_SECONDS` and a healed
 //! KOS, the half-open trials close the breaker. Malformed bodies are not breaker failures
-//! (SPEC 3.4 counts timeouts, 5xx and connection errors; KOS answered): `502 KOS_ERROR` each
+//! (docs/api.md §3.4 counts timeouts, 5xx and connection errors; KOS answered): `502 KOS_ERROR` each
 //! time, the stale rule for cached data, and the breaker stays closed.
 //!
 //! The fail-fast bound: the open-state answers must not wait on KOS. Asserted: the median of 20

@@ -1,5 +1,5 @@
 //! `product-change-service` killed with SIGKILL between the outbox write and the KOS answer
-//! (SPEC 4.6 rules 5 and 9, reconciliation), with real `auth-service`, `kos-mock-service` and
+//! (docs/api.md §4.6 rules 5 and 9, reconciliation), with real `auth-service`, `kos-mock-service` and
 //! `product-change-service` processes.
 //!
 //! The mock holds every product-change call (scripted `timeout` fault, 60 s), so once the

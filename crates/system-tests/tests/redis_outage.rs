@@ -1,5 +1,4 @@
-//! Redis killed (SIGKILL) in the middle of load and restarted on the same port (DESIGN
-//! decisions 4 and 5), with real `auth-service`, `bill-inquiry-service` and `kos-mock-service`
+//! Redis killed (SIGKILL) in the middle of load and restarted on the same port (docs/architecture.md//! decisions 4 and 5), with real `auth-service`, `bill-inquiry-service` and `kos-mock-service`
 //! processes sharing a private `redis-server`.
 //!
 //! - Load: 8 concurrent clients send inquiries for the whole run; not one may fail (L1 and KOS
@@ -9,7 +8,7 @@
 //! - Revocations: a session logged out before the outage stays rejected by bill-inquiry during
 //!   and after it; a session logged out *during* the outage (auth cannot write the deny key or
 //!   publish) is rejected by auth at once and must reach bill-inquiry once Redis is back
-//!   (SPEC 2.5: rejected by every service "in any case before its exp").
+//!   (docs/api.md §2.5: rejected by every service "in any case before its exp").
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! Hostile input shared by the services' security tests: SQL metacharacters, percent-encoding
-//! for putting them into paths and queries, and the check that a refusal is a proper SPEC 1.3
+//! for putting them into paths and queries, and the check that a refusal is a proper docs/api.md §1.3
 //! failure envelope that does not echo a clear line number.
 
 use serde_json::Value;
@@ -38,7 +38,7 @@ pub fn enc(v: &str) -> String {
         .collect()
 }
 
-/// Asserts the SPEC 1.3 failure envelope with `want_status` and `code`, and that none of
+/// Asserts the docs/api.md §1.3 failure envelope with `want_status` and `code`, and that none of
 /// `clear_lines` (line numbers in clear, dashed or not) appears anywhere in it.
 pub fn assert_failure(
     status: u16,

@@ -10,18 +10,18 @@
 //! | `JWT_KEYS_DIR` | unset (local mode) | directory of `<kid>.pem` Ed25519 PKCS#8 private keys; all are published in the JWKS |
 //! | `JWT_ACTIVE_KID` | lexicographically last kid | the key that signs new tokens |
 //! | `DATA_DIR` | `./data` | local mode: the generated key is kept at `$DATA_DIR/jwt/<kid>.pem` (mode 0600) |
-//! | `REDIS_URL` | unset | deny-list replication (DESIGN decision 4); unset = process-local |
+//! | `REDIS_URL` | unset | deny-list replication (docs/architecture.md decision 4); unset = process-local |
 //! | `REDIS_CLUSTER` | `false` | `true`: Redis Cluster protocol, `REDIS_URL` = one seed node (docs/architecture.md decision 12) |
 //! | `REDIS_CA_CERT` | unset (webpki roots) | PEM bundle of the private CA of a `rediss://` Redis |
 //! | `REDIS_KEY_PREFIX` | empty | prefix of the deny-list keys and channel |
-//! | `SEED_DEMO_USERS` | `false` | seed the SPEC §8 users after migrations (idempotent) |
+//! | `SEED_DEMO_USERS` | `false` | seed the docs/api.md §8 users after migrations (idempotent) |
 //! | `LOGIN_MAX_FAILURES` | 5 | consecutive wrong passwords that lock an account (1..=100) |
 //! | `LOGIN_LOCK_MINUTES` | 30 | how long the lock lasts (1..=1440) |
 //! | `AUTH_RATE_LIMIT_PER_MINUTE` | 20 | per-IP requests/minute on login and register; 0 disables (benchmarks) |
 //! | `TRUST_X_FORWARDED_FOR` | `false` | take the client IP for the rate limit and the login history from the rightmost `X-Forwarded-For` entry, the one the trusted ingress appended (see `phonebill_common::client_ip`) |
 //! | `REGISTRATION_MODE` | `verified` (the all-in-one: `open`) | `open` (the form is trusted), `verified` (a code KOS sends to the line proves ownership; the customer id comes from KOS) or `closed` (only `ADMIN` creates accounts); docs/api.md §2.8.1 |
 //! | `KOS_BASE_URL`, `KOS_API_KEY`, `KOS_SERVICE_NAME` (`auth-service`), `KOS_TIMEOUT_MS`, … | see `phonebill_common::kos::client` | the KOS client that looks up the line and sends the code (`verified` mode) |
-//! | `ARGON2_MEMORY_KIB` | 19456 | Argon2id memory cost (SPEC 2.14; lower only in tests) |
+//! | `ARGON2_MEMORY_KIB` | 19456 | Argon2id memory cost (docs/api.md §2.14; lower only in tests) |
 //! | `ARGON2_ITERATIONS` | 2 | Argon2id time cost |
 //! | `ARGON2_PARALLELISM` | 1 | Argon2id lanes |
 //! | `ARGON2_MAX_CONCURRENCY` | 0 = CPUs − 1 (min 1) | hashes computed at once; the rest queue |
@@ -36,7 +36,7 @@ use phonebill_common::service::BaseConfig;
 
 use crate::registration::RegistrationMode;
 
-/// Default standalone port (SPEC 1.1).
+/// Default standalone port (docs/api.md §1.1).
 pub const DEFAULT_PORT: u16 = 8081;
 
 /// Argon2id cost parameters.
@@ -53,7 +53,7 @@ pub struct Argon2Config {
 }
 
 impl Default for Argon2Config {
-    /// SPEC 2.14 / OWASP: `m=19456,t=2,p=1`.
+    /// docs/api.md §2.14 / OWASP: `m=19456,t=2,p=1`.
     fn default() -> Self {
         Self {
             memory_kib: 19456,

@@ -1,4 +1,4 @@
-//! The signing keys of the auth service (SPEC 2.7, DESIGN decision 3).
+//! The signing keys of the auth service (docs/api.md §2.7, docs/architecture.md decision 3).
 //!
 //! With `JWT_KEYS_DIR`, every `<kid>.pem` there (Ed25519 PKCS#8) is loaded and published in the
 //! JWKS; `JWT_ACTIVE_KID` picks the signer (default: the lexicographically last kid), so a key

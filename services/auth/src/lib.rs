@@ -2,7 +2,7 @@
 //! gives its routes, docs and readiness checks (the all-in-one launcher mounts those), and
 //! [`run`] serves it standalone. The binary (`auth-service`) is a thin wrapper.
 //!
-//! It issues EdDSA access tokens and rotating refresh tokens (SPEC §2), keeps users, permissions,
+//! It issues EdDSA access tokens and rotating refresh tokens (docs/api.md §2), keeps users, permissions,
 //! sessions and login history in its own database, and revokes sessions through the deny list
 //! of [`phonebill_common::auth`].
 
@@ -52,7 +52,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// The OpenAPI document of the service.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "phonebill auth service", description = "See SPEC.md §2 for the wire contract. Login, verify and the user queries answer bare snake_case bodies."),
+    info(title = "phonebill auth service", description = "See docs/api.md §2 for the wire contract. Login, verify and the user queries answer bare snake_case bodies."),
     modifiers(&BearerSecurity, &StandardErrors),
     paths(
         routes::auth::login, routes::auth::refresh_token, routes::auth::logout,
@@ -206,7 +206,7 @@ pub async fn build_with_clock(
 }
 
 /// Daily (first run once migrated): delete sessions and refresh tokens expired for more than
-/// 7 days (SPEC 7.1), so the tables grow with active users, not with every login ever made.
+/// 7 days (docs/api.md §7.1), so the tables grow with active users, not with every login ever made.
 fn spawn_session_purge(svc: service::AuthService, database: Database, cancel: CancellationToken) {
     let day = std::time::Duration::from_secs(24 * 3600);
     tokio::spawn(database.run_periodically(day, cancel, move || {

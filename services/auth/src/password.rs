@@ -1,4 +1,4 @@
-//! Password hashing: Argon2id PHC strings (SPEC 2.14), computed on tokio's blocking pool so a
+//! Password hashing: Argon2id PHC strings (docs/api.md §2.14), computed on tokio's blocking pool so a
 //! login storm never stalls the event loop. Unknown users are checked against a dummy hash made
 //! at start with the same parameters, so "no such user" and "wrong password" take the same time.
 //! At most `ARGON2_MAX_CONCURRENCY` hashes run at once (default: CPUs − 1, at least 1): a login

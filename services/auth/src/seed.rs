@@ -1,4 +1,4 @@
-//! The demo users of SPEC §8, seeded when `SEED_DEMO_USERS=true` (idempotent: existing users,
+//! The demo users of docs/api.md §8, seeded when `SEED_DEMO_USERS=true` (idempotent: existing users,
 //! and their passwords, are left untouched). [`DEMO_USERS`] is public so the launcher can print
 //! them.
 
@@ -12,7 +12,7 @@ use crate::store::{NewUser, StoreError};
 pub struct DemoUser {
     /// User id.
     pub id: &'static str,
-    /// Password (satisfies SPEC 2.14).
+    /// Password (satisfies docs/api.md §2.14).
     pub password: &'static str,
     /// Display name.
     pub name: &'static str,
@@ -26,7 +26,7 @@ pub struct DemoUser {
 
 const SERVICES: &[Permission] = &[Permission::BillInquiry, Permission::ProductChange];
 
-/// SPEC §8.
+/// docs/api.md §8.
 pub const DEMO_USERS: &[DemoUser] = &[
     DemoUser {
         id: "mvno001",

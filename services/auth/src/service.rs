@@ -1,4 +1,4 @@
-//! The auth use cases (SPEC 2.3–2.11) over the store, the clock, the keyring, the hasher and the
+//! The auth use cases (docs/api.md §2.3–2.11) over the store, the clock, the keyring, the hasher and the
 //! deny list. Handlers parse the wire, call these, and render the result.
 
 use std::sync::Arc;
@@ -128,7 +128,7 @@ pub fn locked_error(until: DateTime<Utc>, max: u32, lock: Duration) -> ApiError 
         .with_extra("lockedUntil", phonebill_common::time::format_kst(until))
 }
 
-/// How long expired sessions and refresh tokens are kept before the purge (SPEC 7.1).
+/// How long expired sessions and refresh tokens are kept before the purge (docs/api.md §7.1).
 pub const EXPIRED_SESSION_RETENTION: chrono::Duration = chrono::Duration::days(7);
 
 impl AuthService {
@@ -136,7 +136,7 @@ impl AuthService {
         self.clock.now()
     }
 
-    /// Deletes sessions and refresh tokens expired for more than 7 days (SPEC 7.1); returns
+    /// Deletes sessions and refresh tokens expired for more than 7 days (docs/api.md §7.1); returns
     /// (sessions, tokens) deleted. Run daily by the service; a refresh of a purged token is
     /// answered like one of an expired token (`REFRESH_TOKEN_INVALID`).
     pub async fn purge_expired_sessions(&self) -> Result<(u64, u64), StoreError> {
@@ -202,7 +202,7 @@ impl AuthService {
         self.keys.active().sign(&claims).map_err(ApiError::internal)
     }
 
-    /// SPEC 2.3.
+    /// docs/api.md §2.3.
     pub async fn login(
         &self,
         input: LoginInput,
@@ -309,7 +309,7 @@ impl AuthService {
         Ok(())
     }
 
-    /// SPEC 2.4.
+    /// docs/api.md §2.4.
     pub async fn refresh(&self, token: &str) -> Result<Issued, ApiError> {
         let now = self.now();
         let invalid = || ApiError::new(ErrorCode::RefreshTokenInvalid);
@@ -370,7 +370,7 @@ impl AuthService {
         }
     }
 
-    /// SPEC 2.5: revokes the session of `sid`.
+    /// docs/api.md §2.5: revokes the session of `sid`.
     pub async fn logout(&self, sid: &str) -> Result<(), ApiError> {
         match Uuid::parse_str(sid) {
             Ok(sid) => self.revoke(sid, "LOGOUT").await,
@@ -378,7 +378,7 @@ impl AuthService {
         }
     }
 
-    /// SPEC 2.8 / docs/api.md §2.8.1 (authorization of privileged codes is checked by the
+    /// docs/api.md §2.8 / docs/api.md §2.8.1 (authorization of privileged codes is checked by the
     /// caller). `admin`: the caller holds `ADMIN` and provisions the account for the carrier,
     /// which every mode allows without a code. Otherwise `closed` refuses, and `verified` (or
     /// `open` with a code given) needs the code KOS sent to the line; the account then gets the
@@ -536,7 +536,7 @@ impl AuthService {
         }
     }
 
-    /// SPEC 2.9 change password (authorization checked by the caller).
+    /// docs/api.md §2.9 change password (authorization checked by the caller).
     pub async fn change_password(&self, input: ChangePasswordInput) -> Result<(), ApiError> {
         let now = self.now();
         let Some(user) = self.store.find_user(&input.user_id).await? else {
@@ -574,7 +574,7 @@ impl AuthService {
             .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))
     }
 
-    /// SPEC 2.9 unlock.
+    /// docs/api.md §2.9 unlock.
     pub async fn unlock(&self, user_id: &str) -> Result<(), ApiError> {
         if self.store.reset_lock(user_id, self.now()).await? {
             Ok(())
@@ -583,7 +583,7 @@ impl AuthService {
         }
     }
 
-    /// SPEC 2.11 grant.
+    /// docs/api.md §2.11 grant.
     pub async fn grant(&self, user_id: &str, p: Permission, by: &str) -> Result<(), ApiError> {
         // The stored spelling: lookups ignore case, the permission rows reference the id.
         let user = self.user(user_id).await?;
@@ -593,7 +593,7 @@ impl AuthService {
         Ok(())
     }
 
-    /// SPEC 2.11 revoke.
+    /// docs/api.md §2.11 revoke.
     pub async fn revoke_permission(&self, user_id: &str, p: Permission) -> Result<(), ApiError> {
         let user = self.user(user_id).await?;
         self.store

@@ -13,11 +13,11 @@
 //! | `DENY_LIST_KEY_PREFIX` | see `common::auth` | deny-list key prefix |
 //! | `KOS_BASE_URL` | `http://localhost:8084` | KOS (the mock) |
 //! | `KOS_CONNECT_TIMEOUT_MS`, `KOS_TIMEOUT_MS`, `KOS_RETRY_DELAY_MS` | 1000, 3000, 200 | KOS client (`common::kos::client`) |
-//! | `KOS_API_KEY`, `KOS_SERVICE_NAME` | unset, `bill-inquiry-service` | service credential (SPEC 5.8) |
+//! | `KOS_API_KEY`, `KOS_SERVICE_NAME` | unset, `bill-inquiry-service` | service credential (docs/api.md §5.8) |
 //! | `BREAKER_FAILURE_THRESHOLD`, `BREAKER_OPEN_SECONDS`, `BREAKER_HALF_OPEN_TRIALS` | 5, 60, 3 | the KOS circuit breaker |
 //! | `CACHE_*` | see `common::cache` | two-level cache (L1 TTL, capacity, Redis timeout, TTL overrides, stale window, negative TTL) |
-//! | `INQUIRY_SYNC_BUDGET_MS` | 5000 | how long `POST /bills/inquiry` waits for KOS before answering `202` (SPEC 3.2 step 4) |
-//! | `BILL_RESULT_RETENTION_HOURS` | 24 | how long a result's `billInfo` is kept for polling (SPEC 3.3) |
+//! | `INQUIRY_SYNC_BUDGET_MS` | 5000 | how long `POST /bills/inquiry` waits for KOS before answering `202` (docs/api.md §3.2 step 4) |
+//! | `BILL_RESULT_RETENTION_HOURS` | 24 | how long a result's `billInfo` is kept for polling (docs/api.md §3.3) |
 //! | `HISTORY_QUEUE_CAPACITY` | 10000 | history channel size (beyond it requests wait: back-pressure) |
 //! | `HISTORY_BATCH_SIZE` | 2000 | most rows per history batch (one transaction); a batch takes what is queued, so under load batches grow and the per-commit cost is shared (200 capped the cache-hit path at ≈ 12k req/s on SQLite, docs/benchmarks.md) |
 //! | `HISTORY_LINGER_MS` | 20 | wait for more rows before writing a partial batch |
@@ -35,7 +35,7 @@ use phonebill_common::history::HistoryConfig;
 use phonebill_common::kos::client::KosClientConfig;
 use phonebill_common::service::BaseConfig;
 
-/// Default standalone port (SPEC 1.1).
+/// Default standalone port (docs/api.md §1.1).
 pub const DEFAULT_PORT: u16 = 8082;
 
 /// The service's configuration.

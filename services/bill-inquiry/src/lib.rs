@@ -54,7 +54,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// The OpenAPI document of the service.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "phonebill bill-inquiry service", description = "See SPEC.md §3 for the wire contract."),
+    info(title = "phonebill bill-inquiry service", description = "See docs/api.md §3 for the wire contract."),
     paths(
         routes::menu::get_menu,
         routes::inquiry::post_inquiry,

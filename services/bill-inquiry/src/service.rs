@@ -1,4 +1,4 @@
-//! The bill-inquiry use cases (SPEC 3.1–3.6): menu, inquiry with the cache-aside / single-flight
+//! The bill-inquiry use cases (docs/api.md §3.1–3.6): menu, inquiry with the cache-aside / single-flight
 //! / breaker / sync-budget rules, result polling and history. Handlers call these after parsing
 //! and authorising; nothing here knows HTTP except the `ApiError` it returns.
 //!
@@ -34,17 +34,17 @@ use crate::store::{DynBillStore, HistoryEvent, InquiryRow, KosCallRow, StoreErro
 
 /// `resultMessage` of a successful inquiry (top level).
 pub const MSG_DONE: &str = "요금 조회가 완료되었습니다";
-/// `resultMessage` while processing (SPEC 3.3).
+/// `resultMessage` while processing (docs/api.md §3.3).
 pub const MSG_PROCESSING: &str = "요금 조회가 처리 중입니다";
-/// The menu's message when KOS could not give the months (SPEC 3.1).
+/// The menu's message when KOS could not give the months (docs/api.md §3.1).
 pub const MSG_MENU_FALLBACK: &str = "조회 가능 월 정보를 임시로 제공합니다";
 /// The menu's normal message.
 pub const MSG_MENU: &str = "요금조회 메뉴를 성공적으로 조회했습니다";
-/// `KOS_ERROR` text of the bill service (SPEC 3.2 table).
+/// `KOS_ERROR` text of the bill service (docs/api.md §3.2 table).
 const MSG_KOS_ERROR: &str = "요금 조회 중 오류가 발생했습니다";
 
 /// What is cached under `bill:{line}:{YYYYMM}`: the `data` of a SUCCESS result without its
-/// `requestId` (SPEC 3.5).
+/// `requestId` (docs/api.md §3.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BillResult {
@@ -68,7 +68,7 @@ struct StoredResult {
     customer_info: Option<Prerendered<CustomerInfo>>,
 }
 
-/// `data` of `POST /bills/inquiry` and `GET /bills/inquiry/{requestId}` (SPEC 3.2, 3.3).
+/// `data` of `POST /bills/inquiry` and `GET /bills/inquiry/{requestId}` (docs/api.md §3.2, 3.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InquiryData {
@@ -91,7 +91,7 @@ pub struct InquiryData {
     /// Served from L1/L2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached: Option<bool>,
-    /// Served from the stale copy because KOS failed (SPEC 3.4).
+    /// Served from the stale copy because KOS failed (docs/api.md §3.4).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale: Option<bool>,
     /// When the stale copy was loaded (RFC 3339, Korea time); only with `stale: true`.
@@ -150,7 +150,7 @@ pub struct MenuCustomer {
     pub line_number: Option<String>,
 }
 
-/// `data` of the menu (SPEC 3.1).
+/// `data` of the menu (docs/api.md §3.1).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MenuData {
@@ -162,7 +162,7 @@ pub struct MenuData {
     pub current_month: String,
 }
 
-/// One history item (SPEC 3.6).
+/// One history item (docs/api.md §3.6).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryItem {
@@ -184,7 +184,7 @@ pub struct HistoryItem {
     pub result_summary: Option<String>,
 }
 
-/// Page totals (SPEC 3.6).
+/// Page totals (docs/api.md §3.6).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaginationInfo {
@@ -301,7 +301,7 @@ fn kos_code(e: &KosError) -> Option<String> {
     }
 }
 
-/// The error a failed bill KOS call becomes (SPEC 3.2 table, 3.4), with the stored code.
+/// The error a failed bill KOS call becomes (docs/api.md §3.2 table, 3.4), with the stored code.
 fn kos_failure(e: &KosError) -> (ApiError, &'static str) {
     match e {
         // The inquiry has an async fallback, so a KOS timeout is "unavailable", not 504.
@@ -407,7 +407,7 @@ impl BillService {
         .await;
     }
 
-    /// The menu (SPEC 3.1): never fails because of KOS.
+    /// The menu (docs/api.md §3.1): never fails because of KOS.
     pub async fn menu(&self, user: &AuthUser) -> (MenuData, &'static str) {
         let now = self.d().clock.now();
         let current = Month::of(now);
@@ -473,7 +473,7 @@ impl BillService {
         }
     }
 
-    /// An inquiry (SPEC 3.2–3.5) for an authorised caller's line and a validated month.
+    /// An inquiry (docs/api.md §3.2–3.5) for an authorised caller's line and a validated month.
     pub async fn inquire(
         &self,
         user: &AuthUser,
@@ -688,7 +688,7 @@ impl BillService {
             &v.bill_info.product_name,
             v.bill_info.total_fee,
         ));
-        // The SUCCESS payload is kept for polling (SPEC 7.2) only when it came from KOS: a cached
+        // The SUCCESS payload is kept for polling (docs/api.md §7.2) only when it came from KOS: a cached
         // answer is already held by the cache under the same line and month, and polling reads
         // it from there. Serialising and storing the whole bill on every cache hit made the
         // history writer, not the inquiry, the limit of the hot path (docs/benchmarks.md).
@@ -713,7 +713,7 @@ impl BillService {
         }
     }
 
-    /// The result of `request_id` for its owner (SPEC 3.3); `None` → `404 REQUEST_NOT_FOUND`.
+    /// The result of `request_id` for its owner (docs/api.md §3.3); `None` → `404 REQUEST_NOT_FOUND`.
     pub async fn poll(
         &self,
         user: &AuthUser,
@@ -775,7 +775,7 @@ impl BillService {
         }
     }
 
-    /// One page of history (SPEC 3.6).
+    /// One page of history (docs/api.md §3.6).
     pub async fn history(&self, filter: &HistoryFilter) -> Result<HistoryPage, StoreError> {
         let (rows, total) = self.d().store.list_history(filter).await?;
         let p = crate::domain::Pagination::new(filter.page, filter.size, total);
@@ -803,7 +803,7 @@ impl BillService {
         })
     }
 
-    /// Drops `billInfo` older than the retention (SPEC 3.3); run periodically.
+    /// Drops `billInfo` older than the retention (docs/api.md §3.3); run periodically.
     pub async fn purge_expired_results(&self) -> Result<u64, StoreError> {
         let retention =
             chrono::Duration::from_std(self.d().retention).unwrap_or(chrono::Duration::MAX);

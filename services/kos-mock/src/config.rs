@@ -7,12 +7,12 @@
 //! | `KOS_STORE` | `database` | `database` (the `DATABASE_URL` store) or `memory` (in-process, nothing persisted) |
 //! | `KOS_SIMULATION` | `realistic` | `realistic` (latency, failures) or `off` (0 ms, 100 %); the all-in-one launcher sets `off` |
 //! | `KOS_SIM_SEED` | random | seed of the simulation RNG, so a run can be repeated |
-//! | `KOS_LATENCY_<ENDPOINT>_MS` | SPEC 5.7 table | `min-max` latency range in ms (`<ENDPOINT>` = `BILL_INQUIRY`, `PRODUCT_CHANGE`, `PRODUCT_INQUIRY`, `PRODUCT_LIST`, `AVAILABLE_MONTHS`, `AUTH`) |
-//! | `KOS_SUCCESS_RATE_<ENDPOINT>` | SPEC 5.7 table | probability of success, `0.0`–`1.0` |
+//! | `KOS_LATENCY_<ENDPOINT>_MS` | docs/api.md §5.7 table | `min-max` latency range in ms (`<ENDPOINT>` = `BILL_INQUIRY`, `PRODUCT_CHANGE`, `PRODUCT_INQUIRY`, `PRODUCT_LIST`, `AVAILABLE_MONTHS`, `AUTH`) |
+//! | `KOS_SUCCESS_RATE_<ENDPOINT>` | docs/api.md §5.7 table | probability of success, `0.0`–`1.0` |
 //! | `KOS_RATE_LIMIT_ENABLED` | `true` when `KOS_SIMULATION=realistic`, else `false` | per-caller rate limits |
 //! | `KOS_RATE_LIMIT_<ENDPOINT>_PER_MINUTE` | bill 100, change 50, auth 200, others 100 | requests per minute per caller |
 //! | `KOS_FAULTS_ENABLED` | `true` | honour `X-Kos-Fault` and scripted faults (set `false` in production) |
-//! | `KOS_REQUIRE_AUTH` | `false` | require a service credential (SPEC 5.8; `true` in production) |
+//! | `KOS_REQUIRE_AUTH` | `false` | require a service credential (docs/api.md §5.8; `true` in production) |
 //! | `KOS_API_KEY` | unset | the shared service key; also signs the short-lived tokens of `POST /api/kos/auth` |
 //! | `KOS_ALLOWED_SERVICES` | `bill-inquiry-service,product-change-service,auth-service` | `X-Service-Name` values accepted (auth sends registration codes through `sms/send`) |
 //! | `KOS_TOKEN_TTL_SECONDS` | 3600 | lifetime of service tokens |
@@ -31,7 +31,7 @@ use secrecy::SecretString;
 
 use crate::sim::{EndpointSim, SimMode};
 
-/// Default standalone port (SPEC 1.1).
+/// Default standalone port (docs/api.md §1.1).
 pub const DEFAULT_PORT: u16 = 8084;
 
 /// Where the mock keeps its data.
@@ -68,7 +68,7 @@ pub struct Config {
     pub require_auth: bool,
     /// The shared service key.
     pub api_key: Option<SecretString>,
-    /// How user access tokens from auth are verified (SPEC 5.8: available-months accepts them
+    /// How user access tokens from auth are verified (docs/api.md §5.8: available-months accepts them
     /// when credentials are required). `JWKS_URL`, `JWT_ISSUER`, `JWT_AUDIENCE`.
     pub user_tokens: phonebill_common::auth::VerifierConfig,
     /// The revocation deny list those user tokens are checked against (`REDIS_URL`).
@@ -86,7 +86,7 @@ pub struct Config {
     pub admin_requires_key: bool,
 }
 
-/// SPEC 5.7 defaults: (min ms, max ms, success rate). Auth follows the seed (99.9 %).
+/// docs/api.md §5.7 defaults: (min ms, max ms, success rate). Auth follows the seed (99.9 %).
 pub fn default_sim(e: KosEndpoint) -> EndpointSim {
     let (min_ms, max_ms, success_rate) = match e {
         KosEndpoint::BillInquiry => (200, 500, 0.995),

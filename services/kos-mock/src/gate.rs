@@ -1,4 +1,4 @@
-//! The gate in front of every KOS endpoint (SPEC 5.7, 5.8), in order: failed-guess throttle →
+//! The gate in front of every KOS endpoint (docs/api.md §5.7, 5.8), in order: failed-guess throttle →
 //! service credential (when required) → per-caller rate limit, keyed on the proven caller (the
 //! authenticated service or user, else the peer address; never `X-Service-Name` before it is
 //! authenticated) → fault (header `X-Kos-Fault`, else a scripted one) → simulated latency and
@@ -185,7 +185,7 @@ async fn run_gate(
     let mut proven: Option<String> = None;
     if needs_credential {
         let mut verdict = service_auth::check(cfg, req.headers()).map(|s| format!("svc:{s}"));
-        // SPEC 5.8: the browser calls available-months itself, with the user's access token.
+        // docs/api.md §5.8: the browser calls available-months itself, with the user's access token.
         if verdict.is_err() && g.endpoint == Some(KosEndpoint::AvailableMonths) {
             let token = phonebill_common::auth::bearer_token(req.headers())
                 .ok()
@@ -263,7 +263,7 @@ async fn run_gate(
             tokio::time::sleep(latency).await;
         }
         if !success {
-            // A simulated failure happens before any state change (SPEC 5.3.3).
+            // A simulated failure happens before any state change (docs/api.md §5.3.3).
             return (reply::system_error(), None);
         }
     }

@@ -2,7 +2,7 @@
 //! gives its routes, docs and readiness checks (the all-in-one launcher mounts those), and
 //! [`run`] serves it standalone. The binary (`kos-mock-service`) is a thin wrapper.
 //!
-//! The mock stands in for the carrier back office (SPEC §5): deterministic data, realistic
+//! The mock stands in for the carrier back office (docs/api.md §5): deterministic data, realistic
 //! latency and failures when asked, and deterministic fault injection for tests.
 
 // Validation helpers return the finished rejection `Response` as their error so handlers can
@@ -58,7 +58,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 #[openapi(
     info(
         title = "phonebill KOS mock service",
-        description = "Stand-in for the carrier back office (SPEC §5). KOS routes answer in the KOS envelope \
+        description = "Stand-in for the carrier back office (docs/api.md §5). KOS routes answer in the KOS envelope \
             (`success`, `resultCode`, `resultMessage`, `data`, `timestamp`, `traceId`); mock-data routes in the \
             legacy `ApiResponse`. Extensions beyond the as-built mock: `POST /api/v1/kos/mock-datas/bulk` \
             (load-test data), `/api/v1/kos/admin/*` (faults, simulation), fault mode `malformed`, result code 9403."

@@ -1,6 +1,6 @@
-//! Response helpers in the KOS envelope (SPEC 5.2) and the legacy `ApiResponse` (SPEC 5.6), and
+//! Response helpers in the KOS envelope (docs/api.md §5.2) and the legacy `ApiResponse` (docs/api.md §5.6), and
 //! extractors whose rejections answer in the KOS envelope (`400` with `9001`/`9003`/`9004`)
-//! instead of our SPEC 1.3 envelope.
+//! instead of our docs/api.md §1.3 envelope.
 //!
 //! Every response records its result code in a [`ResultCode`] extension, which the gate reads
 //! for `kos_mock_requests_total`.
@@ -149,7 +149,7 @@ fn json_rejection(r: &JsonRejection) -> Response {
     }
 }
 
-/// The legacy `ApiResponse` of the mock-data endpoints (SPEC 5.6): top-level `message`,
+/// The legacy `ApiResponse` of the mock-data endpoints (docs/api.md §5.6): top-level `message`,
 /// numeric epoch-millisecond `timestamp`, `errorCode` on failures.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

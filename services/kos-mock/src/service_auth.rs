@@ -1,4 +1,4 @@
-//! Service-to-service authentication (SPEC 5.8): `X-Service-Name` plus `Authorization: Bearer`
+//! Service-to-service authentication (docs/api.md §5.8): `X-Service-Name` plus `Authorization: Bearer`
 //! with either the shared `KOS_API_KEY` or a short-lived token from `POST /api/kos/auth`.
 //!
 //! Tokens are stateless (`kos1.<service hex>.<expiry unix>.<HMAC-SHA256 hex>`, keyed with

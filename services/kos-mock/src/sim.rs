@@ -1,4 +1,4 @@
-//! Latency and failure simulation, per-caller rate limits and scripted faults (SPEC 5.7).
+//! Latency and failure simulation, per-caller rate limits and scripted faults (docs/api.md §5.7).
 //!
 //! All random draws come from one seedable RNG (`KOS_SIM_SEED`), so a run can be repeated. The
 //! locks here are plain mutexes held only for a few instructions, never across an `.await`.

@@ -16,7 +16,7 @@
 //! | `KOS_TIMEOUT_MS` / `KOS_CHANGE_TIMEOUT_MS` | 3000 / 5000 | per-call timeouts of reads / of the change |
 //! | `KOS_CONNECT_TIMEOUT_MS`, `KOS_RETRY_DELAY_MS`, `KOS_API_KEY`, `KOS_SERVICE_NAME` | see [`phonebill_common::kos::client`] | KOS client |
 //! | `BREAKER_*` | see [`phonebill_common::breaker`] | KOS circuit breaker (5 failures, 60 s open, 3 trials) |
-//! | `PRODUCT_BUDGET_MS` | 5000 | synchronous budget of customer look-ups (SPEC 4.2) |
+//! | `PRODUCT_BUDGET_MS` | 5000 | synchronous budget of customer look-ups (docs/api.md §4.2) |
 //! | `RECONCILE_INTERVAL_SECONDS` | 30 | how often `PROCESSING` changes are re-sent to KOS (also once at start) |
 //! | `RECONCILE_MAX_ATTEMPTS` | 10 | reconciliation attempts before a change is given up (`E_KOS_TIMEOUT`) |
 //! | `RECONCILE_MAX_AGE_SECONDS` | 1800 | age after which a change is given up |
@@ -35,7 +35,7 @@ use phonebill_common::history::HistoryConfig;
 use phonebill_common::kos::client::KosClientConfig;
 use phonebill_common::service::BaseConfig;
 
-/// Default standalone port (SPEC 1.1).
+/// Default standalone port (docs/api.md §1.1).
 pub const DEFAULT_PORT: u16 = 8083;
 
 /// The name this service gives KOS (`X-Service-Name`).
@@ -64,7 +64,7 @@ pub struct Config {
     pub history: HistoryConfig,
 }
 
-/// When and how long in-flight changes are reconciled (SPEC 4.6).
+/// When and how long in-flight changes are reconciled (docs/api.md §4.6).
 #[derive(Debug, Clone, Copy)]
 pub struct ReconcileConfig {
     /// Run the task at all.

@@ -1,4 +1,4 @@
-//! The product-change service as a library (SPEC §4): [`build`] makes an [`App`] from a
+//! The product-change service as a library (docs/api.md §4): [`build`] makes an [`App`] from a
 //! [`Config`], [`App::parts`] gives its routes, docs and readiness checks (the all-in-one launcher
 //! mounts those), and [`run`] serves it standalone. The binary (`product-change-service`) is a
 //! thin wrapper.
@@ -54,7 +54,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// The OpenAPI document of the service.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "phonebill product-change service", description = "See SPEC.md §4 for the wire contract."),
+    info(title = "phonebill product-change service", description = "See docs/api.md §4 for the wire contract."),
     modifiers(&BearerSecurity, &StandardErrors),
     paths(
         routes::customer::get_customer,

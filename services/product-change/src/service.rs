@@ -1,5 +1,5 @@
 //! The product-change use cases on top of KOS, the cache and the store: look-ups (cached, with
-//! the stale rule of SPEC 3.4), pre-checks (4.5), the idempotent outbox change (4.6) and its
+//! the stale rule of docs/api.md §3.4), pre-checks (4.5), the idempotent outbox change (4.6) and its
 //! reconciliation. Handlers call these and only map the results onto the wire.
 
 use std::future::Future;
@@ -41,7 +41,7 @@ pub struct Fetched<T> {
     pub stale_since: Option<DateTime<Utc>>,
 }
 
-/// The change result body of SPEC 4.6.
+/// The change result body of docs/api.md §4.6.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeResult {
@@ -194,7 +194,7 @@ fn store_err(e: StoreError) -> ApiError {
     ApiError::unavailable(e)
 }
 
-/// KOS failures that are not business answers, for the look-ups: the SPEC mapping, with a
+/// KOS failures that are not business answers, for the look-ups: the docs/api.md mapping, with a
 /// timeout inside the budget being `504`.
 fn kos_api_error(e: KosError) -> ApiError {
     ApiError::from(e)
@@ -414,7 +414,7 @@ impl ProductService {
         }
     }
 
-    /// A line read fresh from KOS (SPEC 4.6 rule 3); refreshes the cache.
+    /// A line read fresh from KOS (docs/api.md §4.6 rule 3); refreshes the cache.
     async fn fresh_line(
         &self,
         line: &LineNumber,
@@ -433,7 +433,7 @@ impl ProductService {
         }
     }
 
-    /// SPEC 4.5: the three checks on cached data; KOS unavailable → error (no guessing).
+    /// docs/api.md §4.5: the three checks on cached data; KOS unavailable → error (no guessing).
     pub async fn validate(
         &self,
         line: &LineNumber,
@@ -451,7 +451,7 @@ impl ProductService {
         ))
     }
 
-    /// SPEC 4.6 rules 2–9, run to completion even if the client goes away.
+    /// docs/api.md §4.6 rules 2–9, run to completion even if the client goes away.
     ///
     /// Once the outbox row is written the KOS call must be seen through: if the handler future
     /// were dropped on a client disconnect (as the benchmark showed), the row would sit in

@@ -1,4 +1,4 @@
-//! KOS time per request, read from the services' `kos_call_log` tables (SPEC 7.2/7.3) after the
+//! KOS time per request, read from the services' `kos_call_log` tables (docs/api.md §7.2/7.3) after the
 //! servers have stopped and flushed them: `request_id → sum(duration_ms)`. The journey subtracts
 //! it from the response time of the same request to get the time our services add.
 

@@ -1,7 +1,7 @@
-//! Test data: accounts registered through auth (SPEC 2.8) with a line created for each through
-//! the KOS mock's data creation (SPEC 5.6), exactly as the registration page does, plus the
-//! active demo users (SPEC 8) and, optionally, a bulk of extra KOS lines so the mock's store has a
-//! realistic size. Then one login per account (SPEC 2.3) at the full Argon2 cost.
+//! Test data: accounts registered through auth (docs/api.md §2.8) with a line created for each through
+//! the KOS mock's data creation (docs/api.md §5.6), exactly as the registration page does, plus the
+//! active demo users (docs/api.md §8) and, optionally, a bulk of extra KOS lines so the mock's store has a
+//! realistic size. Then one login per account (docs/api.md §2.3) at the full Argon2 cost.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;

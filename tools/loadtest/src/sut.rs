@@ -32,7 +32,7 @@ pub enum Target {
 pub enum Kos {
     /// 0 ms, never fails.
     Instant,
-    /// The seed's latencies (SPEC 5.7); failures simulated only when `failures` is set.
+    /// The seed's latencies (docs/api.md §5.7); failures simulated only when `failures` is set.
     Seed {
         /// Keep the seed's success rates (99.5 % etc.) instead of 100 %.
         failures: bool,
@@ -158,7 +158,7 @@ fn kos_env(kos: Kos) -> Vec<(String, String)> {
         Kos::Instant => env.push(("KOS_SIMULATION".into(), "off".into())),
         Kos::Seed { failures } => {
             env.push(("KOS_SIMULATION".into(), "realistic".into()));
-            // Repeatable latency draws (SPEC 5.7).
+            // Repeatable latency draws (docs/api.md §5.7).
             env.push(("KOS_SIM_SEED".into(), "11".into()));
             if !failures {
                 for ep in [

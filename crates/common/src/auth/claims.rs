@@ -1,4 +1,4 @@
-//! The access-token claims of SPEC 2.7 and the permission codes of SPEC 2.2.
+//! The access-token claims of docs/api.md §2.7 and the permission codes of docs/api.md §2.2.
 
 use std::fmt;
 use std::str::FromStr;
@@ -46,7 +46,7 @@ impl Claims {
     }
 }
 
-/// A permission code (SPEC 2.2). Codes are matched case-insensitively and stored upper-case.
+/// A permission code (docs/api.md §2.2). Codes are matched case-insensitively and stored upper-case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Permission {
@@ -61,7 +61,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    /// Every code, in the order of SPEC 2.2.
+    /// Every code, in the order of docs/api.md §2.2.
     pub const ALL: [Permission; 4] = [
         Permission::BillInquiry,
         Permission::ProductChange,
@@ -79,7 +79,7 @@ impl Permission {
         }
     }
 
-    /// The Korean description (SPEC 2.12).
+    /// The Korean description (docs/api.md §2.12).
     pub fn description(self) -> &'static str {
         match self {
             Self::BillInquiry => "요금 조회 서비스 권한",

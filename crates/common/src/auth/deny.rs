@@ -1,4 +1,4 @@
-//! The session deny list (DESIGN decision 4): revocation without a round trip on the hot path.
+//! The session deny list (docs/architecture.md decision 4): revocation without a round trip on the hot path.
 //!
 //! Every instance keeps the revoked session ids in memory, each with the instant until which it
 //! must stay denied (the end of the session's life; after that its tokens are expired anyway).

@@ -1,5 +1,5 @@
 //! The [`AuthUser`] extractor: `Authorization: Bearer <access token>` (scheme case-insensitive,
-//! SPEC 1.6) verified by the state's [`TokenVerifier`], plus the permission and own-line checks
+//! docs/api.md §1.6) verified by the state's [`TokenVerifier`], plus the permission and own-line checks
 //! every protected handler uses.
 //!
 //! Missing header or another scheme → `401 UNAUTHORIZED`; a token that fails verification →

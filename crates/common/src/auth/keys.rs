@@ -1,4 +1,4 @@
-//! Ed25519 signing keys and their public JWKs (SPEC 2.7).
+//! Ed25519 signing keys and their public JWKs (docs/api.md §2.7).
 //!
 //! A signing key is a PKCS#8 PEM file named `<kid>.pem`; its public half is published as an OKP
 //! JWK (`{"kty":"OKP","crv":"Ed25519","x":…,"kid":…,"use":"sig","alg":"EdDSA"}`). Only the auth

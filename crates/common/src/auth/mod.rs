@@ -1,7 +1,7 @@
-//! Access tokens (SPEC 2.7, DESIGN decisions 3 and 4): what every service needs to authorize a
+//! Access tokens (docs/api.md §2.7, docs/architecture.md decisions 3 and 4): what every service needs to authorize a
 //! request from the token alone.
 //!
-//! - [`Claims`]: the access-token payload; [`Permission`]: the codes of SPEC 2.2.
+//! - [`Claims`]: the access-token payload; [`Permission`]: the codes of docs/api.md §2.2.
 //! - [`keys`]: Ed25519 signing keys (PKCS#8 PEM), their JWKs, and [`keys::SigningKey::sign`].
 //! - [`TokenVerifier`]: pins `alg=EdDSA`, requires the `kid` in the key set (JWKS fetched from
 //!   auth and cached, or static keys), checks `iss`/`aud`/`exp`/`nbf` (30 s leeway) and

@@ -1,4 +1,4 @@
-//! Access-token verification (SPEC 2.7): algorithm pinned to EdDSA, `kid` required and known,
+//! Access-token verification (docs/api.md §2.7): algorithm pinned to EdDSA, `kid` required and known,
 //! `iss`/`aud`/`exp`/`nbf` checked with 30 s leeway, `typ=access`, then the session deny list.
 //!
 //! Keys come from auth's JWKS (fetched once with a timeout, cached, refetched when a token names
@@ -110,7 +110,7 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
-    /// The SPEC code of this failure.
+    /// The docs/api.md code of this failure.
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Invalid(_) => ErrorCode::InvalidToken,

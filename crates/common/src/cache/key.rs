@@ -4,7 +4,7 @@
 //! Redis TTL, whether a stale copy is kept, and the `cache` metric label; the type parameter makes
 //! the compiler check that a key is always read as the type it was written with.
 //!
-//! Redis key layout (SPEC 3.5, with a namespace and a schema version in front):
+//! Redis key layout (docs/api.md §3.5, with a namespace and a schema version in front):
 //! `{prefix}:v1:{family}:{id}` for the fresh value, `{prefix}:v1:{family}:stale:{id}` for the stale
 //! copy, `{prefix}:v1:{family}:neg:{id}` for a negative entry, e.g. `pb:v1:bill:01012345678:202509`,
 //! `pb:v1:bill:stale:01012345678:202509`, `pb:v1:bill:months:01012345678`. The prefix (default
@@ -50,7 +50,7 @@ impl Family {
         Family::Static,
     ];
 
-    /// The `cache` metric label (SPEC 6).
+    /// The `cache` metric label (docs/api.md §6).
     pub fn label(self) -> &'static str {
         match self {
             Self::Bill => "bill",
@@ -63,7 +63,7 @@ impl Family {
         }
     }
 
-    /// The family's segment in a Redis key (SPEC 3.5 spelling).
+    /// The family's segment in a Redis key (docs/api.md §3.5 spelling).
     pub fn segment(self) -> &'static str {
         match self {
             Self::Bill => "bill",
@@ -101,7 +101,7 @@ impl Family {
         })
     }
 
-    /// Whether a stale copy is kept after the fresh TTL (SPEC 3.4: data KOS serves; never for
+    /// Whether a stale copy is kept after the fresh TTL (docs/api.md §3.4: data KOS serves; never for
     /// sessions or tokens, whose expiry is a security rule).
     pub fn keeps_stale(self) -> bool {
         matches!(

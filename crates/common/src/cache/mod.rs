@@ -1,4 +1,4 @@
-//! The two-level cache (DESIGN decision 5, SPEC 3.4/3.5): L1 moka in the process over L2 Redis
+//! The two-level cache (docs/architecture.md decision 5, docs/api.md §3.4/3.5): L1 moka in the process over L2 Redis
 //! shared by the replicas.
 //!
 //! - **Typed keys** ([`CacheKey<T>`]) in [`Family`]s; the family gives the Redis TTL (session
@@ -12,7 +12,7 @@
 //!   `entry().or_try_insert_with`, so concurrent misses on one key share one load (errors are
 //!   shared too and not cached).
 //! - **Negative entries**: a loader may return [`Loaded::Negative`] (a KOS business failure); it is
-//!   cached in L1 and under the `neg:` key in L2 for the short negative TTL (60 s, SPEC 3.2).
+//!   cached in L1 and under the `neg:` key in L2 for the short negative TTL (60 s, docs/api.md §3.2).
 //! - **Stale copies**: families that keep one write `{family}:stale:{id}` with TTL fresh + 24 h.
 //!   [`Cache::get_stale`] reads it (L2 first, then a process-local copy) only when KOS failed, and
 //!   returns its `cachedAt`; it counts `cache_stale_served_total`.
@@ -223,13 +223,13 @@ pub enum Source {
 pub struct Lookup<T> {
     /// The entry.
     pub entry: Cached<T>,
-    /// Where it came from (`cached` in SPEC 3.2 is `source != Loaded`).
+    /// Where it came from (`cached` in docs/api.md §3.2 is `source != Loaded`).
     pub source: Source,
     /// When the loader produced it.
     pub cached_at: DateTime<Utc>,
 }
 
-/// A stale copy (SPEC 3.4).
+/// A stale copy (docs/api.md §3.4).
 #[derive(Debug, Clone)]
 pub struct Stale<T> {
     /// The value.
@@ -592,7 +592,7 @@ impl Cache {
         self.inner.l1.insert(k, entry).await;
     }
 
-    /// The stale copy of `key` (SPEC 3.4), only for use when KOS failed: Redis first (shared,
+    /// The stale copy of `key` (docs/api.md §3.4), only for use when KOS failed: Redis first (shared,
     /// newest), then the process-local copy. Counts `cache_stale_served_total` when found.
     pub async fn get_stale<T>(&self, key: &CacheKey<T>) -> Option<Stale<T>>
     where

@@ -1,10 +1,10 @@
-//! The KOS HTTP client used by bill-inquiry and product-change (SPEC 3.2–3.4, 4.6, 5).
+//! The KOS HTTP client used by bill-inquiry and product-change (docs/api.md §3.2–3.4, 4.6, 5).
 //!
 //! One pooled `reqwest` client (rustls) per calling service with a connect timeout and a
 //! per-call timeout (reads 3 s, product change 5 s). Every call:
 //!
-//! - sends `X-Service-Name` and `Authorization: Bearer <KOS_API_KEY>` (SPEC 5.8), `X-Request-Id`
-//!   of the request being served and the W3C `traceparent` (SPEC 1.7);
+//! - sends `X-Service-Name` and `Authorization: Bearer <KOS_API_KEY>` (docs/api.md §5.8), `X-Request-Id`
+//!   of the request being served and the W3C `traceparent` (docs/api.md §1.7);
 //! - goes through the service's [`CircuitBreaker`]: timeouts, connection errors and HTTP 5xx are
 //!   failures; 4xx answers, unreadable bodies and KOS business codes are not (KOS answered);
 //! - is retried at most once, after a jittered ~200 ms, only for idempotent reads and only on a
@@ -12,10 +12,10 @@
 //! - records `kos_request_duration_seconds{endpoint,outcome}` with outcome `success`,
 //!   `business_error`, `error`, `timeout` or `rejected` (breaker open).
 //!
-//! Errors are a [`KosError`]; `From<KosError> for ApiError` applies SPEC 1.5/3.4: breaker open →
+//! Errors are a [`KosError`]; `From<KosError> for ApiError` applies docs/api.md §1.5/3.4: breaker open →
 //! `503 KOS_UNAVAILABLE` with `Retry-After` = remaining open time; connection error or 5xx →
 //! `503 KOS_UNAVAILABLE` with `Retry-After: 60`; a `9999` system error or unreadable body →
-//! `502 KOS_ERROR`; timeout → `504 KOS_TIMEOUT`; business codes → their SPEC error codes.
+//! `502 KOS_ERROR`; timeout → `504 KOS_TIMEOUT`; business codes → their docs/api.md error codes.
 //!
 //! Variables: `KOS_BASE_URL` (`http://localhost:8084`), `KOS_CONNECT_TIMEOUT_MS` (1000),
 //! `KOS_TIMEOUT_MS` (3000, reads), `KOS_CHANGE_TIMEOUT_MS` (5000, product change),
@@ -51,9 +51,9 @@ pub struct KosClientConfig {
     pub base_url: String,
     /// TCP/TLS connect timeout.
     pub connect_timeout: Duration,
-    /// Whole-call timeout of reads (SPEC 3.2: 3 s).
+    /// Whole-call timeout of reads (docs/api.md §3.2: 3 s).
     pub read_timeout: Duration,
-    /// Whole-call timeout of a product change (SPEC 4.6: 5 s).
+    /// Whole-call timeout of a product change (docs/api.md §4.6: 5 s).
     pub change_timeout: Duration,
     /// Delay before the single retry of a read (jittered ±25 %).
     pub retry_delay: Duration,
@@ -222,7 +222,7 @@ impl From<KosError> for ApiError {
                 result_code,
             } => {
                 if status == 500 && result_code.as_deref() == Some(codes::SYSTEM_ERROR) {
-                    // KOS reported a system error (SPEC 5.2: HTTP 500 + 9999) → 502 KOS_ERROR.
+                    // KOS reported a system error (docs/api.md §5.2: HTTP 500 + 9999) → 502 KOS_ERROR.
                     ApiError::new(ErrorCode::KosError)
                 } else {
                     ApiError::new(ErrorCode::KosUnavailable).retry_after(60)
@@ -418,7 +418,7 @@ impl KosClient {
         &self.inner.config
     }
 
-    /// `POST /api/v1/kos/bill/inquiry` (SPEC 5.3.1). Business failures (`1001`–`1003`) are
+    /// `POST /api/v1/kos/bill/inquiry` (docs/api.md §5.3.1). Business failures (`1001`–`1003`) are
     /// `KosError::Business`.
     pub async fn bill_inquiry(
         &self,
@@ -435,7 +435,7 @@ impl KosClient {
         .await
     }
 
-    /// `GET /api/v1/kos/bill/available-months/{line}` (SPEC 5.3.4). `line` is 11 digits.
+    /// `GET /api/v1/kos/bill/available-months/{line}` (docs/api.md §5.3.4). `line` is 11 digits.
     pub async fn available_months(&self, line: &str) -> Result<AvailableMonthsData, KosError> {
         self.call::<(), _>(
             KosEndpoint::AvailableMonths,
@@ -452,7 +452,7 @@ impl KosClient {
         .await
     }
 
-    /// `POST /api/v1/kos/product/inquiry` (SPEC 5.3.2). A non-active line is data, not an error.
+    /// `POST /api/v1/kos/product/inquiry` (docs/api.md §5.3.2). A non-active line is data, not an error.
     pub async fn product_inquiry(
         &self,
         req: &ProductInquiryRequest,
@@ -468,7 +468,7 @@ impl KosClient {
         .await
     }
 
-    /// `GET /api/v1/kos/product/list` (SPEC 5.3.5).
+    /// `GET /api/v1/kos/product/list` (docs/api.md §5.3.5).
     pub async fn product_list(&self) -> Result<ProductListData, KosError> {
         self.call::<(), _>(
             KosEndpoint::ProductList,
@@ -481,7 +481,7 @@ impl KosClient {
         .await
     }
 
-    /// `POST /api/v1/kos/product/change` (SPEC 5.3.3): change timeout, never retried (a retry
+    /// `POST /api/v1/kos/product/change` (docs/api.md §5.3.3): change timeout, never retried (a retry
     /// is the reconciler's job, with the same `requestId`).
     pub async fn product_change(
         &self,

@@ -1,17 +1,17 @@
-//! The KOS wire contract (SPEC §5), shared by the KOS mock (which serves it) and the KOS client
+//! The KOS wire contract (docs/api.md §5), shared by the KOS mock (which serves it) and the KOS client
 //! in bill-inquiry / product-change (which calls it).
 //!
 //! Only types and constants live here: the envelope, request and response bodies, result codes,
 //! paths, header names and the endpoint names used by the mock's simulation and fault
 //! configuration. No HTTP code. KOS uses its own envelope (`resultCode`/`resultMessage`), not the
-//! SPEC 1.3 one, and business failures are HTTP 200 with a non-`0000` code.
+//! docs/api.md §1.3 one, and business failures are HTTP 200 with a non-`0000` code.
 
 pub mod client;
 pub mod wire;
 
 pub use wire::*;
 
-/// KOS result codes (SPEC §5.2, §5.3). Strings on the wire; compare with these constants.
+/// KOS result codes (docs/api.md §5.2, §5.3). Strings on the wire; compare with these constants.
 pub mod codes {
     /// Success.
     pub const SUCCESS: &str = "0000";
@@ -42,7 +42,7 @@ pub mod codes {
 
     /// Product inquiry: no such line.
     pub const PRODUCT_LINE_NOT_FOUND: &str = "3001";
-    /// Product inquiry: reserved (non-active lines are answered as data, SPEC 5.3.2).
+    /// Product inquiry: reserved (non-active lines are answered as data, docs/api.md §5.3.2).
     pub const PRODUCT_LINE_NOT_ACTIVE_RESERVED: &str = "3002";
     /// Product inquiry: the line's product is unknown.
     pub const PRODUCT_INFO_NOT_FOUND: &str = "3003";
@@ -61,14 +61,14 @@ pub mod codes {
     /// Missing or invalid service credentials (HTTP 401).
     pub const UNAUTHORIZED: &str = "9401";
     /// Valid credentials, but the service is not on the allowed list (HTTP 403). A mock
-    /// extension: SPEC §5.8 asks for a 403 in the KOS envelope without naming a code.
+    /// extension: docs/api.md §5.8 asks for a 403 in the KOS envelope without naming a code.
     pub const FORBIDDEN: &str = "9403";
     /// Rate limit exceeded (HTTP 429, `Retry-After`).
     pub const RATE_LIMITED: &str = "9429";
     /// System error (HTTP 500, also simulated failures and the `unavailable` fault's 503).
     pub const SYSTEM_ERROR: &str = "9999";
 
-    /// The standard Korean message for a result code (SPEC §5), or `None` for an unknown code.
+    /// The standard Korean message for a result code (docs/api.md §5), or `None` for an unknown code.
     pub fn message(code: &str) -> Option<&'static str> {
         Some(match code {
             SUCCESS => "정상 처리되었습니다",
@@ -100,7 +100,7 @@ pub mod codes {
     }
 }
 
-/// KOS paths (SPEC §5.1): the as-built primary paths and the seed's aliases.
+/// KOS paths (docs/api.md §5.1): the as-built primary paths and the seed's aliases.
 pub mod paths {
     /// `POST` bill inquiry.
     pub const BILL_INQUIRY: &str = "/api/v1/kos/bill/inquiry";
@@ -136,10 +136,10 @@ pub mod paths {
 
 /// Header names of the KOS contract.
 pub mod headers {
-    /// Per-request fault injection (SPEC §5.7).
+    /// Per-request fault injection (docs/api.md §5.7).
     pub const FAULT: &str = "x-kos-fault";
     /// Delay for the `timeout` / `slow` faults, in milliseconds.
     pub const FAULT_DELAY_MS: &str = "x-kos-fault-delay-ms";
-    /// Calling service's name (SPEC §5.8); also the rate-limit key.
+    /// Calling service's name (docs/api.md §5.8); also the rate-limit key.
     pub const SERVICE_NAME: &str = "x-service-name";
 }

@@ -1,9 +1,9 @@
-//! Serde types of the KOS wire format (SPEC §5.2–5.3, 5.7, 5.8).
+//! Serde types of the KOS wire format (docs/api.md §5.2–5.3, 5.7, 5.8).
 //!
 //! Request bodies and response payloads are camelCase, except the product list, which the
-//! as-built mock emitted in snake_case. Deserialisation is tolerant where the SPEC allows a
+//! as-built mock emitted in snake_case. Deserialisation is tolerant where the docs/api.md allows a
 //! field to be absent (failure payloads carry no `billInfo`, `changeInfo`, ...): those fields
-//! are `Option` and omitted when `None`, as SPEC 1.2 requires.
+//! are `Option` and omitted when `None`, as docs/api.md §1.2 requires.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The KOS response envelope (SPEC §5.2): `{success, resultCode, resultMessage, data?, timestamp, traceId}`.
+/// The KOS response envelope (docs/api.md §5.2): `{success, resultCode, resultMessage, data?, timestamp, traceId}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KosEnvelope<T> {
@@ -63,7 +63,7 @@ pub mod product_status {
 // Requests
 // ---------------------------------------------------------------------------------------------
 
-/// `POST /api/v1/kos/bill/inquiry` body (SPEC 5.3.1).
+/// `POST /api/v1/kos/bill/inquiry` body (docs/api.md §5.3.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BillInquiryRequest {
@@ -79,7 +79,7 @@ pub struct BillInquiryRequest {
     pub request_id: String,
 }
 
-/// `POST /api/v1/kos/product/inquiry` body (SPEC 5.3.2).
+/// `POST /api/v1/kos/product/inquiry` body (docs/api.md §5.3.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductInquiryRequest {
@@ -116,7 +116,7 @@ pub struct SmsSendData {
     pub result_message: String,
 }
 
-/// `POST /api/v1/kos/product/change` body (SPEC 5.3.3). Idempotent per `requestId`.
+/// `POST /api/v1/kos/product/change` body (docs/api.md §5.3.3). Idempotent per `requestId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductChangeRequest {
@@ -134,7 +134,7 @@ pub struct ProductChangeRequest {
     pub request_id: String,
 }
 
-/// `POST /api/kos/auth` body (SPEC 5.8).
+/// `POST /api/kos/auth` body (docs/api.md §5.8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAuthRequest {
@@ -162,7 +162,7 @@ pub struct CustomerInfo {
     pub line_status: String,
 }
 
-/// One month's bill (SPEC 5.3.1, 5.5).
+/// One month's bill (docs/api.md §5.3.1, 5.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BillInfo {
@@ -215,7 +215,7 @@ pub struct BillInquiryData {
     pub customer_info: Option<CustomerInfo>,
 }
 
-/// Product part of the product inquiry answer (SPEC 5.3.2).
+/// Product part of the product inquiry answer (docs/api.md §5.3.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductInfo {
@@ -262,7 +262,7 @@ pub struct ProductInquiryData {
     pub customer_info: Option<CustomerInfo>,
 }
 
-/// Details of a completed change (SPEC 5.3.3).
+/// Details of a completed change (docs/api.md §5.3.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeInfo {
@@ -301,7 +301,7 @@ pub struct ProductChangeData {
     pub change_info: Option<ChangeInfo>,
 }
 
-/// `data` of available months (SPEC 5.3.4).
+/// `data` of available months (docs/api.md §5.3.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AvailableMonthsData {
@@ -317,7 +317,7 @@ pub struct AvailableMonthsData {
     pub available_months: Vec<String>,
 }
 
-/// `data` of the product list (SPEC 5.3.5), snake_case as built.
+/// `data` of the product list (docs/api.md §5.3.5), snake_case as built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProductListData {
     /// `0000`.
@@ -363,7 +363,7 @@ pub struct ProductItem {
     pub sms_allowance_text: String,
 }
 
-/// `data` of `POST /api/kos/auth` (SPEC 5.8).
+/// `data` of `POST /api/kos/auth` (docs/api.md §5.8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAuthData {
@@ -376,7 +376,7 @@ pub struct ServiceAuthData {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Simulation and fault configuration names (SPEC 5.7)
+// Simulation and fault configuration names (docs/api.md §5.7)
 // ---------------------------------------------------------------------------------------------
 
 /// The endpoints that simulation and scripted faults are configured for.
@@ -468,7 +468,7 @@ impl FromStr for KosEndpoint {
     }
 }
 
-/// A fault mode (SPEC 5.7), for the `X-Kos-Fault` header and scripted faults.
+/// A fault mode (docs/api.md §5.7), for the `X-Kos-Fault` header and scripted faults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultMode {
@@ -531,7 +531,7 @@ impl FromStr for FaultMode {
     }
 }
 
-/// Body of `PUT /api/v1/kos/admin/faults` (SPEC 5.7): arm a scripted fault.
+/// Body of `PUT /api/v1/kos/admin/faults` (docs/api.md §5.7): arm a scripted fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FaultRequest {

@@ -15,7 +15,7 @@ locals {
     managed-by  = "terraform"
   }
 
-  # One database per service (SPEC 7), keyed by the Helm chart's service name:
+  # One database per service (docs/api.md §7), keyed by the Helm chart's service name:
   # the Key Vault secret is "<key>-database-url" (deploy/helm values secretEnv).
   databases = {
     auth             = "phonebill_auth"

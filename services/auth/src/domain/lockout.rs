@@ -1,4 +1,4 @@
-//! The lockout rule (SPEC 2.3): the `max`-th consecutive failure locks the account for the lock
+//! The lockout rule (docs/api.md §2.3): the `max`-th consecutive failure locks the account for the lock
 //! window; while locked every login is refused; once the lock has expired the counter restarts.
 
 use chrono::{DateTime, Utc};

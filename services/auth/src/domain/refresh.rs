@@ -1,4 +1,4 @@
-//! Refresh tokens (SPEC 2.4): `rt1.<family id: 20 hex>.<secret: 32 random bytes base64url>`.
+//! Refresh tokens (docs/api.md §2.4): `rt1.<family id: 20 hex>.<secret: 32 random bytes base64url>`.
 //! Only the SHA-256 (hex) of the whole string is stored; the family id is the first 20 hex
 //! digits of the session id, so every token of one session shares it.
 

@@ -1,4 +1,4 @@
-//! Input rules and their `fieldErrors` messages (SPEC 2.3, 2.8, 2.9, 2.14). Wire types arrive
+//! Input rules and their `fieldErrors` messages (docs/api.md §2.3, 2.8, 2.9, 2.14). Wire types arrive
 //! with optional fields; these functions turn them into checked values or a map
 //! *field → message* (every failing field is listed, not only the first).
 
@@ -10,10 +10,10 @@ use phonebill_common::line::LineNumber;
 /// Field name → message.
 pub type FieldErrors = BTreeMap<String, String>;
 
-/// The specials the password policy accepts (SPEC 2.14).
+/// The specials the password policy accepts (docs/api.md §2.14).
 const SPECIALS: &[char] = &['@', '$', '!', '%', '*', '?', '&'];
 
-/// Policy message of SPEC 2.8.
+/// Policy message of docs/api.md §2.8.
 pub const PASSWORD_POLICY_MSG: &str =
     "비밀번호는 대문자, 소문자, 숫자, 특수문자를 각각 최소 1개씩 포함해야 합니다";
 
@@ -47,7 +47,7 @@ pub struct LoginInput {
     pub auto_login: bool,
 }
 
-/// Validates a login request (SPEC 2.3: only lengths and the id pattern).
+/// Validates a login request (docs/api.md §2.3: only lengths and the id pattern).
 pub fn login(
     user_id: Option<String>,
     password: Option<String>,
@@ -98,7 +98,7 @@ pub struct RegisterInput {
     pub user_name: String,
     /// Password (never logged).
     pub password: String,
-    /// Requested permissions, deduplicated, in SPEC order.
+    /// Requested permissions, deduplicated, in docs/api.md order.
     pub permissions: Vec<Permission>,
 }
 
@@ -119,7 +119,7 @@ pub struct RegisterFields {
     pub permissions: Option<Vec<String>>,
 }
 
-/// Whether `s` is `010-dddd-dddd` (SPEC 1.8: registration requires the dashed form).
+/// Whether `s` is `010-dddd-dddd` (docs/api.md §1.8: registration requires the dashed form).
 fn dashed_line_ok(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 13
@@ -134,7 +134,7 @@ fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-/// Validates a registration (SPEC 2.8).
+/// Validates a registration (docs/api.md §2.8).
 pub fn register(f: RegisterFields) -> Result<RegisterInput, FieldErrors> {
     let mut errors = FieldErrors::new();
     let mut err = |field: &str, msg: &str| {
@@ -214,7 +214,7 @@ pub struct ChangePasswordInput {
     pub new: String,
 }
 
-/// Validates a password change (SPEC 2.9): all three present; the new one meets the policy and
+/// Validates a password change (docs/api.md §2.9): all three present; the new one meets the policy and
 /// differs from the current one.
 pub fn change_password(
     user_id: Option<String>,

@@ -1,5 +1,5 @@
-//! `/api/v1/auth/*` handlers (SPEC 2.3–2.9, 2.12, 2.13). Login and verify answer bare snake_case
-//! bodies (SPEC 1.4); refresh answers the envelope plus the snake_case mirror.
+//! `/api/v1/auth/*` handlers (docs/api.md §2.3–2.9, 2.12, 2.13). Login and verify answer bare snake_case
+//! bodies (docs/api.md §1.4); refresh answers the envelope plus the snake_case mirror.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -49,7 +49,7 @@ pub struct LoginUser {
     permissions: Vec<String>,
 }
 
-/// Login success: bare snake_case (SPEC 2.3).
+/// Login success: bare snake_case (docs/api.md §2.3).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
     access_token: String,
@@ -174,7 +174,7 @@ pub struct VerifyQuery {
     pub token: Option<String>,
 }
 
-/// Verification result: bare snake_case (SPEC 2.6).
+/// Verification result: bare snake_case (docs/api.md §2.6).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyResponse {
     valid: bool,
@@ -251,7 +251,7 @@ pub struct RegisterRequest {
     pub line_number: Option<String>,
     /// 1–50 chars.
     pub user_name: Option<String>,
-    /// Policy of SPEC 2.14.
+    /// Policy of docs/api.md §2.14.
     pub password: Option<String>,
     /// Permission codes.
     pub permissions: Option<Vec<String>>,
@@ -533,7 +533,7 @@ pub async fn check_permission(
     }))
 }
 
-/// The caller in camelCase (SPEC 2.12).
+/// The caller in camelCase (docs/api.md §2.12).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserInfo {

@@ -1,4 +1,4 @@
-//! HTTP handlers of the auth service (SPEC §2), one module per resource: `auth` (tokens,
+//! HTTP handlers of the auth service (docs/api.md §2), one module per resource: `auth` (tokens,
 //! registration, passwords, permissions of the caller) and `users` (user queries and grants).
 
 pub mod auth;
@@ -122,7 +122,7 @@ pub fn allow(ok: bool) -> Result<(), ApiError> {
     }
 }
 
-/// `LOCKED` while a lock is running, else the stored status (SPEC 2.10).
+/// `LOCKED` while a lock is running, else the stored status (docs/api.md §2.10).
 pub fn display_status(u: &UserRecord, now: chrono::DateTime<chrono::Utc>) -> String {
     if u.locked_until.is_some_and(|t| t > now) {
         "LOCKED".to_owned()

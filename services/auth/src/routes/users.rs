@@ -1,4 +1,4 @@
-//! `/api/v1/users/*` handlers (SPEC 2.10, 2.11). User objects are bare snake_case (SPEC 1.4).
+//! `/api/v1/users/*` handlers (docs/api.md §2.10, 2.11). User objects are bare snake_case (docs/api.md §1.4).
 
 use axum::extract::State;
 use phonebill_common::auth::{AuthUser, Permission};
@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{AppState, allow, display_status, is_user_admin};
 use crate::store::UserRecord;
 
-/// The user object (SPEC 2.10).
+/// The user object (docs/api.md §2.10).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserObject {
     user_id: String,

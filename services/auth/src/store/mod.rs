@@ -1,5 +1,5 @@
 //! Persistence of the auth service behind one trait, [`UserStore`], with a PostgreSQL and an
-//! SQLite adapter (DESIGN decision 1). Domain values in, domain values out.
+//! SQLite adapter (docs/architecture.md decision 1). Domain values in, domain values out.
 //!
 //! The SQL is written once ([`sql`] holds it as a macro) and expanded per dialect; each adapter
 //! supplies how timestamps and ids are bound and read (`timestamptz`/`uuid` in PostgreSQL,
@@ -208,7 +208,7 @@ pub trait UserStore: Send + Sync {
     async fn spend_verification_attempt(&self, line: &str) -> Result<Option<i32>, StoreError>;
     /// Forgets the pending code of a line.
     async fn delete_verification(&self, line: &str) -> Result<(), StoreError>;
-    /// Deletes sessions and refresh tokens that expired before `before` (SPEC 7.1: purged
+    /// Deletes sessions and refresh tokens that expired before `before` (docs/api.md §7.1: purged
     /// daily after 7 days), and line codes expired by then; returns (sessions, tokens) deleted.
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
 }

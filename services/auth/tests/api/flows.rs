@@ -305,7 +305,7 @@ backend_tests!(change_password_revokes_sessions, |backend| async move {
     assert_eq!(app.login("mvno001", "Newpass12!").await.status(), 200);
 });
 
-/// One login at the real SPEC cost (m=19456, t=2, p=1) on the blocking pool.
+/// One login at the real docs/api.md cost (m=19456, t=2, p=1) on the blocking pool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_at_real_argon2_cost() {
     let app = spawn_with(

@@ -408,7 +408,7 @@ async fn login_is_rate_limited_per_ip() {
 
 /// User enumeration by timing: an unknown user id is checked against a dummy hash of the same
 /// cost, so it answers like a wrong password in status, code, message and time (at the real
-/// SPEC Argon2 cost; medians of several tries, within a loose ratio for a shared CI machine).
+/// docs/api.md Argon2 cost; medians of several tries, within a loose ratio for a shared CI machine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_user_and_wrong_password_take_the_same_time() {
     let app = spawn_with(

@@ -1,4 +1,4 @@
-//! Wire shapes of SPEC §2: bare snake_case bodies, register data, fieldErrors, docs, migrations.
+//! Wire shapes of docs/api.md §2: bare snake_case bodies, register data, fieldErrors, docs, migrations.
 
 use phonebill_test_support::backend_tests;
 use serde_json::json;

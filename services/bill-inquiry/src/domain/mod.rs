@@ -1,5 +1,5 @@
-//! Pure rules of bill inquiry (no I/O): billing months and the query window (SPEC 1.9, 3.1, 3.2),
-//! request ids, history status and summaries (SPEC 3.6), history paging rules, and the clock
+//! Pure rules of bill inquiry (no I/O): billing months and the query window (docs/api.md §1.9, 3.1, 3.2),
+//! request ids, history status and summaries (docs/api.md §3.6), history paging rules, and the clock
 //! the rules read "now" from (injected so tests control time).
 
 use std::fmt;
@@ -92,7 +92,7 @@ impl fmt::Display for Month {
     }
 }
 
-/// The six months ending with `current`, newest first (SPEC 3.1 fallback, 5.5 window).
+/// The six months ending with `current`, newest first (docs/api.md §3.1 fallback, 5.5 window).
 pub fn six_months(current: Month) -> Vec<Month> {
     let mut out = Vec::with_capacity(6);
     let mut m = current;
@@ -129,7 +129,7 @@ pub fn inquiry_month(input: Option<&str>, now: DateTime<Utc>) -> Result<Month, M
     }
 }
 
-/// A new request id `REQ_<yyyyMMdd>_<8 upper-case hex>` (SPEC 3.2), dated in Korea time.
+/// A new request id `REQ_<yyyyMMdd>_<8 upper-case hex>` (docs/api.md §3.2), dated in Korea time.
 pub fn new_request_id(now: DateTime<Utc>, random: u32) -> String {
     // Numeric fields rather than a `%Y%m%d` pattern: chrono parses a pattern string on every
     // call, which showed up on the cache-hit path (callgrind, docs/benchmarks.md).
@@ -154,7 +154,7 @@ pub fn is_request_id(s: &str) -> bool {
             .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
 }
 
-/// History status (SPEC 3.6).
+/// History status (docs/api.md §3.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum HistoryStatus {
     /// SUCCESS.
@@ -225,7 +225,7 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
 }
 
 /// Result codes this service stores for failures that have no KOS code (`result_code` is
-/// `varchar(10)`, so the SPEC error code names do not fit).
+/// `varchar(10)`, so the docs/api.md error code names do not fit).
 pub mod result_codes {
     /// KOS answered with a system error or an unreadable body (`KOS_ERROR`).
     pub const KOS_ERROR: &str = "9999";
@@ -235,11 +235,11 @@ pub mod result_codes {
     pub const KOS_TIMEOUT: &str = "9504";
     /// The background call was abandoned because the service shut down.
     pub const ABANDONED: &str = "9500";
-    /// Processing (SPEC 3.3).
+    /// Processing (docs/api.md §3.3).
     pub const PROCESSING: &str = "0100";
 }
 
-/// The history page request after validation (SPEC 3.6, 1.11).
+/// The history page request after validation (docs/api.md §3.6, 1.11).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryFilter {
     /// Lines to include (the requested line, or all caller lines).
@@ -281,7 +281,7 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// Pagination totals (SPEC 3.6).
+/// Pagination totals (docs/api.md §3.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pagination {
     /// Current page.

@@ -1,4 +1,4 @@
-//! `GET /api/v1/bills/history` (SPEC 3.6): the caller's inquiries, newest first, filtered by
+//! `GET /api/v1/bills/history` (docs/api.md §3.6): the caller's inquiries, newest first, filtered by
 //! line, Korea-time date range and status, paged.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! `POST /api/v1/bills/inquiry` and `GET /api/v1/bills/inquiry/{requestId}` (SPEC 3.2–3.4).
+//! `POST /api/v1/bills/inquiry` and `GET /api/v1/bills/inquiry/{requestId}` (docs/api.md §3.2–3.4).
 //! Both add the as-built `resultCode`/`resultMessage` at the top level of the envelope.
 
 use axum::extract::State;
@@ -56,7 +56,7 @@ fn respond(data: InquiryData, status: StatusCode) -> Response {
     env.into_response()
 }
 
-/// Adds the as-built top-level `resultCode`/`resultMessage` (SPEC 1.3) to a failure of these
+/// Adds the as-built top-level `resultCode`/`resultMessage` (docs/api.md §1.3) to a failure of these
 /// two endpoints: the stable error code and its message, so a client that reads only the
 /// KOS-style fields still sees why the request failed.
 fn with_result_fields(e: ApiError) -> ApiError {

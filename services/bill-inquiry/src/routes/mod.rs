@@ -1,4 +1,4 @@
-//! HTTP handlers of the bill-inquiry service (SPEC §3), one module per resource: `menu`,
+//! HTTP handlers of the bill-inquiry service (docs/api.md §3), one module per resource: `menu`,
 //! `inquiry` (inquiry and polling) and `history`. Every endpoint needs `BILL_INQUIRY`; line
 //! ownership comes from the token's `line_numbers` claim.
 

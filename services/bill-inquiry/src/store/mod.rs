@@ -1,4 +1,4 @@
-//! Persistence of bill-inquiry history (SPEC 7.2): the [`BillStore`] trait, its rows, and the
+//! Persistence of bill-inquiry history (docs/api.md §7.2): the [`BillStore`] trait, its rows, and the
 //! PostgreSQL and SQLite adapters (same SQL, expanded per dialect by `sql.rs`).
 //!
 //! Writes arrive only through the history writer ([`HistorySink`]): every batch is one
@@ -111,7 +111,7 @@ pub trait BillStore: HistorySink<HistoryEvent> {
     /// The KOS calls logged for `request_id`, oldest first.
     async fn list_kos_calls(&self, request_id: &str) -> Result<Vec<KosCallRow>, StoreError>;
 
-    /// Drops `bill_info` of rows requested before `before` (SPEC 3.3: kept 24 h); returns the
+    /// Drops `bill_info` of rows requested before `before` (docs/api.md §3.3: kept 24 h); returns the
     /// number of rows changed.
     async fn purge_bill_info(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -1,5 +1,5 @@
 //! SQLite adapter of [`super::BillStore`]: timestamps as RFC 3339 UTC text with a fixed width
-//! (so text order is time order), JSON and uuids as text (SPEC 7 type mapping).
+//! (so text order is time order), JSON and uuids as text (docs/api.md §7 type mapping).
 
 use std::borrow::Cow;
 

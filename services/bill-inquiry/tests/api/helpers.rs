@@ -1,5 +1,5 @@
 //! `spawn_app`: the real KOS mock and the real bill-inquiry app on 127.0.0.1:0, tokens minted
-//! with a test key pair, and the SPEC §5.5 bill formula written out independently.
+//! with a test key pair, and the docs/api.md §5.5 bill formula written out independently.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -69,7 +69,7 @@ impl Kos {
             .sum::<f64>() as u64
     }
 
-    /// Scripts a fault (SPEC 5.7).
+    /// Scripts a fault (docs/api.md §5.7).
     pub async fn fault(&self, body: Value) {
         let r = reqwest::Client::new()
             .put(format!("{}/api/v1/kos/admin/faults", self.base))
@@ -196,7 +196,7 @@ pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
     }
 }
 
-/// A demo user (SPEC 8).
+/// A demo user (docs/api.md §8).
 pub struct User {
     pub id: &'static str,
     pub customer: &'static str,
@@ -285,7 +285,7 @@ impl TestApp {
         (s, h, r.json().await.expect("json"))
     }
 
-    /// Polls history until `pred` holds (history is written within 2 s, SPEC 3.6).
+    /// Polls history until `pred` holds (history is written within 2 s, docs/api.md §3.6).
     pub async fn history_until(
         &self,
         token: &str,
@@ -361,7 +361,7 @@ fn rand_u128() -> u128 {
     t ^ (u128::from(std::process::id()) << 64)
 }
 
-/// FNV-1a 64 (SPEC 5.5), written out again so the test does not trust the code under test.
+/// FNV-1a 64 (docs/api.md §5.5), written out again so the test does not trust the code under test.
 pub fn fnv(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.bytes() {
@@ -400,7 +400,7 @@ pub fn demo_product(line: &str) -> (&'static str, &'static str, i64, u64, u64) {
     }
 }
 
-/// The expected `billInfo` (SPEC 5.5).
+/// The expected `billInfo` (docs/api.md §5.5).
 pub fn expected_bill(line: &str, month: &str) -> Value {
     let (code, name, fee, data_cap, voice_cap) = demo_product(line);
     let h = fnv(&format!("{line}:{month}"));

@@ -1,4 +1,4 @@
-//! `GET /api/v1/bills/history` (SPEC 3.6) and the KOS call log.
+//! `GET /api/v1/bills/history` (docs/api.md §3.6) and the KOS call log.
 
 use std::time::Duration;
 

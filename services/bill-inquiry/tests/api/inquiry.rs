@@ -1,4 +1,4 @@
-//! `POST /api/v1/bills/inquiry` (SPEC 3.2, 3.5): exact amounts, defaults, validation, access.
+//! `POST /api/v1/bills/inquiry` (docs/api.md §3.2, 3.5): exact amounts, defaults, validation, access.
 
 use phonebill_test_support::backend_tests;
 use serde_json::json;
@@ -158,7 +158,7 @@ async fn bad_input_and_business_failures_have_their_own_codes() {
         );
         assert_eq!(v["success"], false);
         assert_eq!(v["message"], v["error"]["message"]);
-        // The as-built top-level result fields are present on failures too (SPEC 1.3).
+        // The as-built top-level result fields are present on failures too (docs/api.md §1.3).
         assert_eq!(v["resultCode"], code, "{v}");
         assert_eq!(v["resultMessage"], v["error"]["message"], "{v}");
     }

@@ -1,4 +1,4 @@
-//! `GET /api/v1/bills/menu` (SPEC 3.1).
+//! `GET /api/v1/bills/menu` (docs/api.md §3.1).
 
 use phonebill_test_support::backend_tests;
 

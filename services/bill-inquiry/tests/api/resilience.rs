@@ -1,5 +1,5 @@
-//! KOS slow / failing / breaker open (SPEC 3.3, 3.4), the history database briefly
-//! unavailable, and graceful shutdown flushing history (DESIGN decision 7).
+//! KOS slow / failing / breaker open (docs/api.md §3.3, 3.4), the history database briefly
+//! unavailable, and graceful shutdown flushing history (docs/architecture.md decision 7).
 
 use std::time::Duration;
 

@@ -26,7 +26,7 @@ fn metacharacters() -> Vec<&'static str> {
     ])
 }
 
-/// The SPEC 1.3 failure envelope with `code`, and none of the callers' lines in clear.
+/// The docs/api.md §1.3 failure envelope with `code`, and none of the callers' lines in clear.
 fn assert_failure(status: u16, body: &Value, want_status: u16, code: &str, what: &str) {
     hostile::assert_failure(
         status,
@@ -249,7 +249,7 @@ backend_tests!(
             "REQUEST_NOT_FOUND",
             "another customer's requestId",
         );
-        // The owner reads it (history is written asynchronously, within 2 s: SPEC 3.6).
+        // The owner reads it (history is written asynchronously, within 2 s: docs/api.md §3.6).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while app
             .get(&theirs, &format!("/api/v1/bills/inquiry/{id}"))
@@ -406,7 +406,7 @@ async fn request_id_header_injection_is_never_echoed() {
             "{name}: hostile value echoed: {resp}"
         );
         assert!(!resp.contains(&long), "{name}: overlong id echoed");
-        // When the request got through, the echoed id is within the SPEC 1.7 charset (a fresh
+        // When the request got through, the echoed id is within the docs/api.md §1.7 charset (a fresh
         // UUID, or `abc` where the CR LF ended the header) and is the body's traceId.
         if status == 200 {
             let id = resp

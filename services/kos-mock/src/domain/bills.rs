@@ -1,4 +1,4 @@
-//! Deterministic bills (SPEC 5.5): every line has a bill for each of the six months ending with
+//! Deterministic bills (docs/api.md §5.5): every line has a bill for each of the six months ending with
 //! the current Korea-time month, computed from `FNV-1a-64(line11 + ":" + YYYYMM)`.
 
 use chrono::{Datelike, NaiveDate};

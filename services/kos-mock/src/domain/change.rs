@@ -1,4 +1,4 @@
-//! Product-change checks (SPEC 5.3.3), in order, first failure wins:
+//! Product-change checks (docs/api.md §5.3.3), in order, first failure wins:
 //! 2001 line unknown, 2002 line not active, 2003 target unknown, 2006 current code mismatch,
 //! 2004 target discontinued, 2005 target of another operator, 2099 nothing to change
 //! (target equals the current product).

@@ -1,5 +1,5 @@
-//! The mock's business rules, free of I/O: the data model, deterministic bills (SPEC 5.5),
-//! the product-change checks (SPEC 5.3.3), mock-data defaults (SPEC 5.6) and the demo data (5.4).
+//! The mock's business rules, free of I/O: the data model, deterministic bills (docs/api.md §5.5),
+//! the product-change checks (docs/api.md §5.3.3), mock-data defaults (docs/api.md §5.6) and the demo data (5.4).
 
 pub mod bills;
 pub mod change;

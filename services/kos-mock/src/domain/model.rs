@@ -1,4 +1,4 @@
-//! The mock's data: products and lines (customers), as stored (SPEC 7.4).
+//! The mock's data: products and lines (customers), as stored (docs/api.md §7.4).
 
 use chrono::NaiveDate;
 
@@ -47,7 +47,7 @@ pub struct Line {
     pub operator_code: String,
     /// Current product.
     pub current_product_code: String,
-    /// Product at creation (bills of earlier months use it, SPEC 5.5).
+    /// Product at creation (bills of earlier months use it, docs/api.md §5.5).
     pub initial_product_code: String,
     /// `ACTIVE`, `SUSPENDED`, `TERMINATED`.
     pub line_status: String,

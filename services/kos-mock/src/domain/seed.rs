@@ -1,4 +1,4 @@
-//! The demo data of SPEC 5.4, identical on every run, and the mock-data defaults of SPEC 5.6.
+//! The demo data of docs/api.md §5.4, identical on every run, and the mock-data defaults of docs/api.md §5.6.
 
 use chrono::{Datelike, NaiveDate};
 
@@ -164,7 +164,7 @@ pub fn lines() -> Vec<Line> {
     ]
 }
 
-/// The products a created line gets by default, indexed by `FNV-1a-64(line11) mod 4` (SPEC 5.6).
+/// The products a created line gets by default, indexed by `FNV-1a-64(line11) mod 4` (docs/api.md §5.6).
 pub const DEFAULT_PRODUCTS: [&str; 4] = [
     "5G-STANDARD-001",
     "LTE-BASIC-001",

@@ -1,4 +1,4 @@
-//! Test and operator controls (SPEC 5.7): scripted faults and simulation settings. Guarded by
+//! Test and operator controls (docs/api.md §5.7): scripted faults and simulation settings. Guarded by
 //! the service credential when `KOS_REQUIRE_AUTH=true`; answers in the KOS envelope.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Service tokens (SPEC 5.8): `POST /api/kos/auth` (alias `/api/v1/kos/auth`).
+//! Service tokens (docs/api.md §5.8): `POST /api/kos/auth` (alias `/api/v1/kos/auth`).
 
 use std::sync::Arc;
 

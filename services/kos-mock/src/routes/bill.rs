@@ -1,4 +1,4 @@
-//! Bill inquiry (SPEC 5.3.1) and available months (SPEC 5.3.4).
+//! Bill inquiry (docs/api.md §5.3.1) and available months (docs/api.md §5.3.4).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Mock-data creation and lookup (SPEC 5.6) in the legacy `ApiResponse` shape, plus a bulk
+//! Mock-data creation and lookup (docs/api.md §5.6) in the legacy `ApiResponse` shape, plus a bulk
 //! extension for load tests (`POST /api/v1/kos/mock-datas/bulk`).
 
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub struct CreateMockData {
     pub line_number: Option<String>,
     /// Default `고객<last 4 digits>`.
     pub customer_name: Option<String>,
-    /// An ACTIVE KT product; default by hash of the line (SPEC 5.6).
+    /// An ACTIVE KT product; default by hash of the line (docs/api.md §5.6).
     pub product_code: Option<String>,
 }
 

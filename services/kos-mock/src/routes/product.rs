@@ -1,4 +1,4 @@
-//! Product inquiry (SPEC 5.3.2), product change (5.3.3) and the product list (5.3.5).
+//! Product inquiry (docs/api.md §5.3.2), product change (5.3.3) and the product list (5.3.5).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Storage of the mock (SPEC 7.4): products, lines (customers) and product-change requests
+//! Storage of the mock (docs/api.md §7.4): products, lines (customers) and product-change requests
 //! (idempotency). One trait, three adapters: PostgreSQL, SQLite and in-memory (`KOS_STORE=memory`),
 //! and a line cache ([`cached`]) in front of the two databases.
 //! Bills are computed, never stored.

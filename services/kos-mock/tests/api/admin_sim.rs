@@ -1,4 +1,4 @@
-//! Simulation (latency, success rate), rate limits and metrics (SPEC 5.7, 6).
+//! Simulation (latency, success rate), rate limits and metrics (docs/api.md §5.7, 6).
 
 use std::time::{Duration, Instant};
 

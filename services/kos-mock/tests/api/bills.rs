@@ -1,4 +1,4 @@
-//! Bill inquiry and available months (SPEC 5.3.1, 5.3.4, 5.5).
+//! Bill inquiry and available months (docs/api.md §5.3.1, 5.3.4, 5.5).
 
 use phonebill_test_support::{Backend, backend_tests};
 use serde_json::json;

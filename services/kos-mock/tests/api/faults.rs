@@ -1,4 +1,4 @@
-//! Fault injection (SPEC 5.7): each mode does what it says.
+//! Fault injection (docs/api.md §5.7): each mode does what it says.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Mock-data creation and lookup (SPEC 5.6), bulk extension.
+//! Mock-data creation and lookup (docs/api.md §5.6), bulk extension.
 
 use std::time::Instant;
 

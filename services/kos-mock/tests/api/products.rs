@@ -1,4 +1,4 @@
-//! Product inquiry, list and change (SPEC 5.3.2, 5.3.3, 5.3.5).
+//! Product inquiry, list and change (docs/api.md §5.3.2, 5.3.3, 5.3.5).
 
 use phonebill_test_support::backend_tests;
 use serde_json::json;

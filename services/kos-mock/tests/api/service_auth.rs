@@ -1,4 +1,4 @@
-//! Service-to-service authentication (SPEC 5.8).
+//! Service-to-service authentication (docs/api.md §5.8).
 
 use serde_json::json;
 
@@ -122,7 +122,7 @@ async fn no_credentials_needed_by_default() {
     assert_eq!(s, 401);
 }
 
-/// SPEC 5.8: with credentials required, available-months also accepts a user access token from
+/// docs/api.md §5.8: with credentials required, available-months also accepts a user access token from
 /// auth whose `line_numbers` holds the line (the browser calls it directly); nothing else does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_token_reads_own_available_months_only() {

@@ -1,4 +1,4 @@
-//! The three pre-checks of SPEC 4.5, run in order and all reported.
+//! The three pre-checks of docs/api.md §4.5, run in order and all reported.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -35,7 +35,7 @@ pub struct ValidationDetail {
     pub check_type: CheckType,
     /// PASS / FAIL.
     pub result: CheckResult,
-    /// The SPEC text.
+    /// The docs/api.md text.
     pub message: String,
 }
 
@@ -52,7 +52,7 @@ impl ValidationOutcome {
         self.details.iter().all(|d| d.result == CheckResult::Pass)
     }
 
-    /// SPEC 4.5 `failureReason`: the failing checks' sentences, in order, joined by a space.
+    /// docs/api.md §4.5 `failureReason`: the failing checks' sentences, in order, joined by a space.
     pub fn failure_reason(&self) -> Option<String> {
         let parts: Vec<&str> = self
             .details

@@ -1,6 +1,6 @@
-//! Pure rules of the product-change service: the wire product object, the pre-checks of SPEC 4.5,
+//! Pure rules of the product-change service: the wire product object, the pre-checks of docs/api.md §4.5,
 //! contract figures, request ids, request hashing for idempotency, and the reconciliation
-//! decision of SPEC 4.6. No I/O here; everything is unit-tested.
+//! decision of docs/api.md §4.6. No I/O here; everything is unit-tested.
 
 pub mod checks;
 pub mod model;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-/// The product object of SPEC 4.1 (camelCase on the wire).
+/// The product object of docs/api.md §4.1 (camelCase on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
@@ -71,7 +71,7 @@ impl Catalog {
         self.products.iter().find(|p| p.product_code == code)
     }
 
-    /// SPEC 4.4: active products, fee descending, without `exclude` when given.
+    /// docs/api.md §4.4: active products, fee descending, without `exclude` when given.
     pub fn available(&self, exclude: Option<&str>) -> Vec<Product> {
         self.products
             .iter()
@@ -164,7 +164,7 @@ impl LineSnapshot {
     }
 }
 
-/// `contractInfo` of SPEC 4.2.
+/// `contractInfo` of docs/api.md §4.2.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContractInfo {
@@ -195,7 +195,7 @@ pub fn contract_info(contract: &str, today: NaiveDate) -> Option<ContractInfo> {
     })
 }
 
-/// `processStatus` of a change (SPEC 4.7).
+/// `processStatus` of a change (docs/api.md §4.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProcessStatus {
@@ -334,7 +334,7 @@ pub fn request_hash(
     hex::encode(h.finalize())
 }
 
-/// Whether reconciliation should give a `PROCESSING` record up (SPEC 4.6: after 10 attempts or
+/// Whether reconciliation should give a `PROCESSING` record up (docs/api.md §4.6: after 10 attempts or
 /// 30 minutes).
 pub fn should_give_up(
     attempts: i32,

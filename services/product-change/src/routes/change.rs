@@ -1,4 +1,4 @@
-//! Pre-check, change and change result (SPEC 4.5–4.7).
+//! Pre-check, change and change result (docs/api.md §4.5–4.7).
 
 use std::collections::BTreeMap;
 
@@ -85,7 +85,7 @@ fn parse(user: &AuthUser, b: &ChangeBody) -> Result<Parsed, ApiError> {
     })
 }
 
-/// SPEC 4.5 `data`.
+/// docs/api.md §4.5 `data`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationData {
@@ -128,7 +128,7 @@ pub async fn validate_change(
     }))
 }
 
-/// Requests the change (idempotent; see SPEC 4.6).
+/// Requests the change (idempotent; see docs/api.md §4.6).
 #[utoipa::path(post, path = "/api/v1/products/change", request_body = ChangeBody, tag = "products",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–64 of [A-Za-z0-9_-]")),
@@ -197,7 +197,7 @@ pub async fn request_change(
     Ok(render(reply, replayed))
 }
 
-/// SPEC 4.7 `data`.
+/// docs/api.md §4.7 `data`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeStatusData {

@@ -1,4 +1,4 @@
-//! `GET /api/v1/products/customer` (+ path alias) and `GET /api/v1/products/menu` (SPEC 4.2, 4.3).
+//! `GET /api/v1/products/customer` (+ path alias) and `GET /api/v1/products/menu` (docs/api.md §4.2, 4.3).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ pub struct CustomerQuery {
     pub line_number: Option<String>,
 }
 
-/// SPEC 4.2 `data`.
+/// docs/api.md §4.2 `data`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerData {
@@ -116,7 +116,7 @@ pub struct MenuItem {
     pub available: bool,
 }
 
-/// SPEC 4.3 `data`.
+/// docs/api.md §4.3 `data`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MenuData {

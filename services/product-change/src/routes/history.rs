@@ -1,4 +1,4 @@
-//! `GET /api/v1/products/history` (SPEC 4.8; pagination `page/size/totalElements`).
+//! `GET /api/v1/products/history` (docs/api.md §4.8; pagination `page/size/totalElements`).
 
 use std::collections::BTreeMap;
 
@@ -60,7 +60,7 @@ pub struct HistoryItem {
     pub result_message: Option<String>,
 }
 
-/// Pagination of SPEC 4.8.
+/// Pagination of docs/api.md §4.8.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pagination {
@@ -78,7 +78,7 @@ pub struct Pagination {
     pub has_previous: bool,
 }
 
-/// SPEC 4.8 `data`.
+/// docs/api.md §4.8 `data`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryData {
     /// Items, newest first.

@@ -1,4 +1,4 @@
-//! HTTP routes of SPEC §4: one module per resource; handlers parse the wire into domain types,
+//! HTTP routes of docs/api.md §4: one module per resource; handlers parse the wire into domain types,
 //! authorise from the token (`PRODUCT_CHANGE`, own lines), call [`crate::service`], and map.
 
 pub mod change;

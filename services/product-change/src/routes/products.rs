@@ -1,4 +1,4 @@
-//! `GET /api/v1/products/available` (SPEC 4.4).
+//! `GET /api/v1/products/available` (docs/api.md §4.4).
 
 use axum::extract::State;
 use phonebill_common::auth::AuthUser;
@@ -19,7 +19,7 @@ pub struct AvailableQuery {
     pub current_product_code: Option<String>,
 }
 
-/// SPEC 4.4 `data`.
+/// docs/api.md §4.4 `data`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AvailableData {

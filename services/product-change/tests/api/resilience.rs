@@ -1,5 +1,5 @@
-//! KOS outages over real HTTP: the breaker open before the change (SPEC 4.6 rule 8) and the
-//! stale-copy rule of the customer look-up (SPEC 3.4), with faults scripted at the real kos-mock.
+//! KOS outages over real HTTP: the breaker open before the change (docs/api.md §4.6 rule 8) and the
+//! stale-copy rule of the customer look-up (docs/api.md §3.4), with faults scripted at the real kos-mock.
 
 use phonebill_common::line::LineNumber;
 use phonebill_test_support::backend_tests;

@@ -22,7 +22,7 @@ fn metacharacters() -> Vec<&'static str> {
     ])
 }
 
-/// The SPEC 1.3 failure envelope with `code`, and no clear line number in it.
+/// The docs/api.md §1.3 failure envelope with `code`, and no clear line number in it.
 fn assert_failure(status: u16, body: &Value, want_status: u16, code: &str, what: &str) {
     hostile::assert_failure(
         status,
