@@ -13,10 +13,12 @@
 //! with its own ([`schema`]) and reports readiness 503 naming the missing ones until they are
 //! applied (docs/architecture.md "Migrations as their own step").
 //!
+//! - [`dialect`]: what differs between PostgreSQL and SQLite, so a store writes its SQL once.
 //! - [`schema`]: which of a service's migrations a database lacks.
 //! - [`migrate`]: the `migrate` subcommand's work.
 //! - [`read`]: the optional read replica of the history queries and its fallback.
 
+pub mod dialect;
 pub mod migrate;
 pub mod read;
 pub mod schema;
