@@ -1,9 +1,9 @@
 //! Persistence of the auth service behind one trait, [`UserStore`], with a PostgreSQL and an
 //! SQLite adapter (docs/architecture.md decision 1). Domain values in, domain values out.
 //!
-//! The SQL is written once ([`sql`] holds it as a macro) and expanded per dialect; each adapter
-//! supplies how timestamps and ids are bound and read (`timestamptz`/`uuid` in PostgreSQL,
-//! RFC 3339 text in SQLite) and its placeholder syntax.
+//! The SQL is written once ([`sql`] holds it as a macro) and expanded per dialect; how
+//! timestamps and ids are bound and read (`timestamptz`/`uuid` in PostgreSQL, RFC 3339 text in
+//! SQLite) comes from `phonebill_common::db::dialect`.
 
 #[macro_use]
 mod sql;

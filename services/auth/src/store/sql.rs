@@ -1,8 +1,8 @@
-//! The SQL of [`super::UserStore`], written once and expanded per dialect by
-//! `impl_user_store!`. The invoking module provides: `sql(&str)` (placeholder syntax),
-//! `bt(DateTime<Utc>)` / `bu(Uuid)` (how timestamps and ids are bound), `gt`/`gto`/`gu` (how
-//! they are read from a row), the `DbRow` type and `BEGIN_WRITE` (how a transaction that reads
-//! before it writes begins).
+//! The SQL of [`super::UserStore`], written once with `$N` placeholders (sqlx binds them by
+//! number on both databases) and expanded per dialect by `impl_user_store!`. The invoking
+//! module brings the dialect's names into scope with
+//! `use phonebill_common::db::dialect::<dialect>::*` (`DbRow`, `BEGIN_WRITE`, `bt`/`bu`,
+//! `gt`/`gto`/`gu`) and has a `pool` field.
 
 macro_rules! impl_user_store {
     ($store:ty) => {
@@ -45,10 +45,10 @@ macro_rules! impl_user_store {
                 let Some(mut user) = user else {
                     return Ok(None);
                 };
-                user.permissions = sqlx::query_scalar::<_, String>(&sql(
+                user.permissions = sqlx::query_scalar::<_, String>(
                     "SELECT permission_code FROM auth_user_permissions WHERE user_id = $1 \
                      ORDER BY permission_code",
-                ))
+                )
                 .bind(&user.user_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -63,7 +63,7 @@ macro_rules! impl_user_store {
                 let q = format!(
                     "SELECT {USER_COLS} FROM auth_users WHERE {cond} ORDER BY user_id LIMIT 1"
                 );
-                let row = sqlx::query(&sql(&q))
+                let row = sqlx::query(&q)
                     .bind(value)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -101,7 +101,7 @@ macro_rules! impl_user_store {
                 let q = format!(
                     "SELECT {USER_COLS} FROM auth_users ORDER BY user_id LIMIT $1 OFFSET $2"
                 );
-                let rows = sqlx::query(&sql(&q))
+                let rows = sqlx::query(&q)
                     .bind(limit)
                     .bind(offset)
                     .fetch_all(&self.pool)
@@ -110,11 +110,11 @@ macro_rules! impl_user_store {
                     .iter()
                     .map(user_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
-                let perms: Vec<(String, String)> = sqlx::query_as(&sql(
+                let perms: Vec<(String, String)> = sqlx::query_as(
                     "SELECT up.user_id, up.permission_code FROM auth_user_permissions up \
                      JOIN (SELECT user_id FROM auth_users ORDER BY user_id LIMIT $1 OFFSET $2) u \
                      ON u.user_id = up.user_id ORDER BY up.user_id, up.permission_code",
-                ))
+                )
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(&self.pool)
@@ -137,18 +137,18 @@ macro_rules! impl_user_store {
                 // our read and our insert makes SQLite fail the upgrade at once with "database
                 // is locked" (no busy wait applies to a stale WAL snapshot).
                 let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-                let taken: Option<String> = sqlx::query_scalar(&sql(
+                let taken: Option<String> = sqlx::query_scalar(
                     "SELECT user_id FROM auth_users WHERE lower(user_id) = lower($1)",
-                ))
+                )
                 .bind(&user.user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if taken.is_some() {
                     return Err(StoreError::UserExists);
                 }
-                let line_taken: Option<String> = sqlx::query_scalar(&sql(
+                let line_taken: Option<String> = sqlx::query_scalar(
                     "SELECT user_id FROM auth_users WHERE line_number = $1",
-                ))
+                )
                 .bind(&user.line_number)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -157,20 +157,20 @@ macro_rules! impl_user_store {
                 }
                 // One account per customer (issue 17 finding 3): a token's customer id must
                 // name one person, or `/users/by-customer` hands out another's profile.
-                let customer_taken: Option<String> = sqlx::query_scalar(&sql(
+                let customer_taken: Option<String> = sqlx::query_scalar(
                     "SELECT user_id FROM auth_users WHERE customer_id = $1 LIMIT 1",
-                ))
+                )
                 .bind(&user.customer_id)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if customer_taken.is_some() {
                     return Err(StoreError::CustomerExists);
                 }
-                let inserted = sqlx::query(&sql(
+                let inserted = sqlx::query(
                     "INSERT INTO auth_users (user_id, customer_id, line_number, user_name, \
                      password_hash, account_status, failed_login_count, last_password_changed_at, \
                      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'ACTIVE', 0, $6, $6, $6)",
-                ))
+                )
                 .bind(&user.user_id)
                 .bind(&user.customer_id)
                 .bind(&user.line_number)
@@ -187,10 +187,10 @@ macro_rules! impl_user_store {
                     return Err(e.into());
                 }
                 for code in &user.permissions {
-                    sqlx::query(&sql(
+                    sqlx::query(
                         "INSERT INTO auth_user_permissions (user_id, permission_code, granted_by, \
                          granted_at) VALUES ($1, $2, $3, $4)",
-                    ))
+                    )
                     .bind(&user.user_id)
                     .bind(code)
                     .bind(&user.granted_by)
@@ -207,10 +207,10 @@ macro_rules! impl_user_store {
                 user_id: &str,
                 now: DateTime<Utc>,
             ) -> Result<bool, StoreError> {
-                let r = sqlx::query(&sql(
+                let r = sqlx::query(
                     "UPDATE auth_users SET failed_login_count = 0, locked_until = NULL, \
                      updated_at = $2 WHERE lower(user_id) = lower($1)",
-                ))
+                )
                 .bind(user_id)
                 .bind(bt(now))
                 .execute(&self.pool)
@@ -225,12 +225,12 @@ macro_rules! impl_user_store {
                 lock_until: DateTime<Utc>,
                 now: DateTime<Utc>,
             ) -> Result<Option<(i32, Option<DateTime<Utc>>)>, StoreError> {
-                let row = sqlx::query(&sql(
+                let row = sqlx::query(
                     "UPDATE auth_users SET failed_login_count = failed_login_count + 1, \
                      locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN $3 \
                      ELSE locked_until END, updated_at = $4 WHERE lower(user_id) = lower($1) \
                      RETURNING failed_login_count, locked_until",
-                ))
+                )
                 .bind(user_id)
                 .bind(max)
                 .bind(bt(lock_until))
@@ -251,10 +251,10 @@ macro_rules! impl_user_store {
                 user_id: &str,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
-                sqlx::query(&sql(
+                sqlx::query(
                     "UPDATE auth_users SET failed_login_count = 0, locked_until = NULL, \
                      last_login_at = $2, updated_at = $2 WHERE lower(user_id) = lower($1)",
-                ))
+                )
                 .bind(user_id)
                 .bind(bt(now))
                 .execute(&self.pool)
@@ -268,11 +268,11 @@ macro_rules! impl_user_store {
                 hash: &str,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
-                sqlx::query(&sql(
+                sqlx::query(
                     "UPDATE auth_users SET password_hash = $2, last_password_changed_at = $3, \
                      failed_login_count = 0, locked_until = NULL, updated_at = $3 \
                      WHERE lower(user_id) = lower($1)",
-                ))
+                )
                 .bind(user_id)
                 .bind(hash)
                 .bind(bt(now))
@@ -288,10 +288,10 @@ macro_rules! impl_user_store {
                 granted_by: Option<&str>,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
-                sqlx::query(&sql(
+                sqlx::query(
                     "INSERT INTO auth_user_permissions (user_id, permission_code, granted_by, \
                      granted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                ))
+                )
                 .bind(user_id)
                 .bind(code)
                 .bind(granted_by)
@@ -302,9 +302,9 @@ macro_rules! impl_user_store {
             }
 
             async fn revoke_permission(&self, user_id: &str, code: &str) -> Result<(), StoreError> {
-                sqlx::query(&sql(
+                sqlx::query(
                     "DELETE FROM auth_user_permissions WHERE user_id = $1 AND permission_code = $2",
-                ))
+                )
                 .bind(user_id)
                 .bind(code)
                 .execute(&self.pool)
@@ -322,10 +322,10 @@ macro_rules! impl_user_store {
             ) -> Result<(), StoreError> {
                 let user_id: String = user_id.chars().take(20).collect();
                 let ua: Option<String> = user_agent.map(|u| u.chars().take(512).collect());
-                sqlx::query(&sql(
+                sqlx::query(
                     "INSERT INTO auth_login_history (user_id, result, client_ip, user_agent, \
                      attempted_at) VALUES ($1, $2, $3, $4, $5)",
-                ))
+                )
                 .bind(user_id)
                 .bind(result)
                 .bind(client_ip)
@@ -343,10 +343,10 @@ macro_rules! impl_user_store {
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(&sql(
+                sqlx::query(
                     "INSERT INTO auth_sessions (session_id, user_id, auto_login, created_at, \
                      expires_at) VALUES ($1, $2, $3, $4, $5)",
-                ))
+                )
                 .bind(bu(s.session_id))
                 .bind(&s.user_id)
                 .bind(s.auto_login)
@@ -354,10 +354,10 @@ macro_rules! impl_user_store {
                 .bind(bt(s.expires_at))
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(&sql(
+                sqlx::query(
                     "INSERT INTO auth_refresh_tokens (token_hash, session_id, issued_at, \
                      expires_at) VALUES ($1, $2, $3, $4)",
-                ))
+                )
                 .bind(token_hash)
                 .bind(bu(s.session_id))
                 .bind(bt(now))
@@ -372,11 +372,11 @@ macro_rules! impl_user_store {
                 &self,
                 token_hash: &str,
             ) -> Result<Option<RefreshRecord>, StoreError> {
-                let row = sqlx::query(&sql(
+                let row = sqlx::query(
                     "SELECT r.used_at, r.expires_at AS token_expires_at, s.session_id, s.user_id, \
                      s.auto_login, s.expires_at, s.revoked_at FROM auth_refresh_tokens r \
                      JOIN auth_sessions s ON s.session_id = r.session_id WHERE r.token_hash = $1",
-                ))
+                )
                 .bind(token_hash)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -398,10 +398,10 @@ macro_rules! impl_user_store {
                 let mut tx = self.pool.begin().await?;
                 // The conditional UPDATE is the arbiter: of two concurrent rotations of one
                 // token exactly one sees `used_at IS NULL` and affects a row.
-                let marked = sqlx::query(&sql(
+                let marked = sqlx::query(
                     "UPDATE auth_refresh_tokens SET used_at = $2, replaced_by = $3 \
                      WHERE token_hash = $1 AND used_at IS NULL",
-                ))
+                )
                 .bind(old_hash)
                 .bind(bt(now))
                 .bind(new_hash)
@@ -411,10 +411,10 @@ macro_rules! impl_user_store {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                let live = sqlx::query(&sql(
+                let live = sqlx::query(
                     "UPDATE auth_sessions SET last_refreshed_at = $2 \
                      WHERE session_id = $1 AND revoked_at IS NULL",
-                ))
+                )
                 .bind(bu(s.session_id))
                 .bind(bt(now))
                 .execute(&mut *tx)
@@ -423,10 +423,10 @@ macro_rules! impl_user_store {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                sqlx::query(&sql(
+                sqlx::query(
                     "INSERT INTO auth_refresh_tokens (token_hash, session_id, issued_at, \
                      expires_at) VALUES ($1, $2, $3, $4)",
-                ))
+                )
                 .bind(new_hash)
                 .bind(bu(s.session_id))
                 .bind(bt(now))
@@ -443,11 +443,11 @@ macro_rules! impl_user_store {
                 reason: &str,
                 now: DateTime<Utc>,
             ) -> Result<Option<SessionRecord>, StoreError> {
-                let row = sqlx::query(&sql(
+                let row = sqlx::query(
                     "UPDATE auth_sessions SET revoked_at = COALESCE(revoked_at, $2), \
                      revoke_reason = COALESCE(revoke_reason, $3) WHERE session_id = $1 \
                      RETURNING session_id, user_id, auto_login, expires_at, revoked_at",
-                ))
+                )
                 .bind(bu(session_id))
                 .bind(bt(now))
                 .bind(reason)
@@ -462,11 +462,11 @@ macro_rules! impl_user_store {
                 reason: &str,
                 now: DateTime<Utc>,
             ) -> Result<Vec<SessionRecord>, StoreError> {
-                let rows = sqlx::query(&sql(
+                let rows = sqlx::query(
                     "UPDATE auth_sessions SET revoked_at = $2, revoke_reason = $3 \
                      WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
                      RETURNING session_id, user_id, auto_login, expires_at, revoked_at",
-                ))
+                )
                 .bind(user_id)
                 .bind(bt(now))
                 .bind(reason)
@@ -476,14 +476,14 @@ macro_rules! impl_user_store {
             }
 
             async fn put_verification(&self, v: &LineVerification) -> Result<(), StoreError> {
-                sqlx::query(&sql(
+                sqlx::query(
                     "INSERT INTO auth_line_verifications (line_number, customer_id, code_hash, \
                      salt, attempts_left, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (line_number) DO UPDATE SET customer_id = excluded.customer_id, \
                      code_hash = excluded.code_hash, salt = excluded.salt, \
                      attempts_left = excluded.attempts_left, created_at = excluded.created_at, \
                      expires_at = excluded.expires_at",
-                ))
+                )
                 .bind(&v.line_number)
                 .bind(&v.customer_id)
                 .bind(&v.code_hash)
@@ -500,10 +500,10 @@ macro_rules! impl_user_store {
                 &self,
                 line: &str,
             ) -> Result<Option<LineVerification>, StoreError> {
-                let row = sqlx::query(&sql(
+                let row = sqlx::query(
                     "SELECT line_number, customer_id, code_hash, salt, attempts_left, created_at, \
                      expires_at FROM auth_line_verifications WHERE line_number = $1",
-                ))
+                )
                 .bind(line)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -525,10 +525,10 @@ macro_rules! impl_user_store {
             ) -> Result<Option<i32>, StoreError> {
                 // The conditional UPDATE is the arbiter: concurrent guesses cannot spend more
                 // tries than there are.
-                let left: Option<i32> = sqlx::query_scalar(&sql(
+                let left: Option<i32> = sqlx::query_scalar(
                     "UPDATE auth_line_verifications SET attempts_left = attempts_left - 1 \
                      WHERE line_number = $1 AND attempts_left > 0 RETURNING attempts_left",
-                ))
+                )
                 .bind(line)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -536,7 +536,7 @@ macro_rules! impl_user_store {
             }
 
             async fn delete_verification(&self, line: &str) -> Result<(), StoreError> {
-                sqlx::query(&sql("DELETE FROM auth_line_verifications WHERE line_number = $1"))
+                sqlx::query("DELETE FROM auth_line_verifications WHERE line_number = $1")
                     .bind(line)
                     .execute(&self.pool)
                     .await?;
@@ -547,21 +547,21 @@ macro_rules! impl_user_store {
                 let mut tx = self.pool.begin().await?;
                 // Tokens first (an expired token of a live session goes too), then the sessions;
                 // nothing relies on ON DELETE CASCADE being enabled on the connection.
-                let tokens = sqlx::query(&sql(
+                let tokens = sqlx::query(
                     "DELETE FROM auth_refresh_tokens WHERE expires_at < $1 OR session_id IN \
                      (SELECT session_id FROM auth_sessions WHERE expires_at < $1)",
-                ))
+                )
                 .bind(bt(before))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                let sessions = sqlx::query(&sql("DELETE FROM auth_sessions WHERE expires_at < $1"))
+                let sessions = sqlx::query("DELETE FROM auth_sessions WHERE expires_at < $1")
                     .bind(bt(before))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 // Codes live minutes; whatever expired before `before` is of no use.
-                sqlx::query(&sql("DELETE FROM auth_line_verifications WHERE expires_at < $1"))
+                sqlx::query("DELETE FROM auth_line_verifications WHERE expires_at < $1")
                     .bind(bt(before))
                     .execute(&mut *tx)
                     .await?;

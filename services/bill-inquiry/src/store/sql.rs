@@ -1,7 +1,9 @@
-//! The SQL of [`super::BillStore`], written once and expanded per dialect by
-//! `impl_bill_store!`. The invoking module provides: `DB` (the sqlx database), `DbRow`, `Pool`,
-//! a store method `read(f)` running a read-only query (on a replica where there is one), `sql(&str)`
-//! (placeholder syntax), `bt`/`gt`/`gto` (timestamps), `bu`/`gu` (uuid), `bj_owned`/`gj` (JSON).
+//! The SQL of [`super::BillStore`], written once with `$N` placeholders (sqlx binds them by
+//! number on both databases) and expanded per dialect by `impl_bill_store!`. The invoking
+//! module brings the dialect's names into scope with
+//! `use phonebill_common::db::dialect::<dialect>::*` (`DB`, `DbRow`, `Pool`, `bt`/`gt`/`gto`,
+//! `bu`/`gu`, `bj`/`gj`) and provides a `pool` field and a store method `read(f)` that runs a
+//! read-only query (on a replica where there is one).
 
 macro_rules! impl_bill_store {
     ($store:ty) => {
@@ -107,7 +109,7 @@ macro_rules! impl_bill_store {
                             .push_bind(r.result_code.clone())
                             .push_bind(r.result_message.clone())
                             .push_bind(r.result_summary.clone())
-                            .push_bind(bj_owned(r.bill_info.as_ref()))
+                            .push_bind(bj(r.bill_info.as_ref()))
                             .push_bind(r.from_cache)
                             .push_bind(bt(r.requested_at))
                             .push_bind(r.processed_at.map(bt));
@@ -153,9 +155,9 @@ macro_rules! impl_bill_store {
                 &self,
                 request_id: &str,
             ) -> Result<Option<InquiryRow>, StoreError> {
-                let row = sqlx::query(&sql(&format!(
+                let row = sqlx::query(&format!(
                     "SELECT {INQUIRY_COLS} FROM bill_inquiry_history WHERE request_id = $1"
-                )))
+                ))
                 .bind(request_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -176,10 +178,10 @@ macro_rules! impl_bill_store {
             }
 
             async fn list_kos_calls(&self, request_id: &str) -> Result<Vec<KosCallRow>, StoreError> {
-                let rows = sqlx::query(&sql(
+                let rows = sqlx::query(
                     "SELECT request_id, endpoint, result_code, outcome, duration_ms, called_at, \
                      event_id FROM kos_call_log WHERE request_id = $1 ORDER BY id",
-                ))
+                )
                 .bind(request_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -187,10 +189,10 @@ macro_rules! impl_bill_store {
             }
 
             async fn purge_bill_info(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-                let done = sqlx::query(&sql(
+                let done = sqlx::query(
                     "UPDATE bill_inquiry_history SET bill_info = NULL \
                      WHERE bill_info IS NOT NULL AND requested_at < $1",
-                ))
+                )
                 .bind(bt(before))
                 .execute(&self.pool)
                 .await?;
