@@ -20,6 +20,7 @@ pub mod history;
 pub mod http;
 pub mod kos;
 pub mod line;
+pub mod list_query;
 pub mod metrics;
 pub mod openapi;
 pub mod prerendered;

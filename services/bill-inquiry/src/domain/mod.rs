@@ -1,11 +1,14 @@
 //! Pure rules of bill inquiry (no I/O): billing months and the query window (docs/api.md §1.9, 3.1, 3.2),
 //! request ids, history status and summaries (docs/api.md §3.6), history paging rules, and the clock
-//! the rules read "now" from (injected so tests control time).
+//! the rules read "now" from (injected so tests control time). [`outcome`]: what a KOS answer
+//! becomes.
+
+pub mod outcome;
 
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use phonebill_common::time::kst;
 
 /// Where "now" comes from. Production uses [`SystemClock`]; tests may pin time.
@@ -263,24 +266,6 @@ impl HistoryFilter {
     }
 }
 
-/// Start of a Korea-time date as a UTC instant.
-pub fn kst_day_start(d: NaiveDate) -> Option<DateTime<Utc>> {
-    let naive = d.and_hms_opt(0, 0, 0)?;
-    kst()
-        .from_local_datetime(&naive)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// Parses a `YYYY-MM-DD` date.
-pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    let s = s.trim();
-    if s.len() != 10 {
-        return None;
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
 /// Pagination totals (docs/api.md §3.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pagination {
@@ -407,13 +392,5 @@ mod tests {
             (p.total_pages, p.has_next, p.has_previous),
             (3, false, true)
         );
-    }
-
-    #[test]
-    fn kst_dates_start_at_midnight_korea_time() {
-        let d = parse_date("2025-09-14").unwrap();
-        assert_eq!(kst_day_start(d).unwrap(), at("2025-09-13T15:00:00Z"));
-        assert!(parse_date("2025-9-14").is_none());
-        assert!(parse_date("2025-02-30").is_none());
     }
 }

@@ -9,10 +9,11 @@ use phonebill_common::envelope::Envelope;
 use phonebill_common::error::{ApiError, ErrorBody, ErrorCode};
 use phonebill_common::extract::Query;
 use phonebill_common::line::LineNumber;
+use phonebill_common::list_query::{self, ListRules, RawListQuery, present};
 use serde::Deserialize;
 
 use super::AppState;
-use crate::domain::{HistoryFilter, HistoryStatus, kst_day_start, parse_date};
+use crate::domain::{HistoryFilter, HistoryStatus};
 use crate::service::HistoryPage;
 
 /// Query parameters (all optional; read as text and validated here).
@@ -34,14 +35,17 @@ pub struct HistoryParams {
     pub status: Option<String>,
 }
 
-fn present(v: Option<&String>) -> Option<&str> {
-    v.map(|s| s.trim()).filter(|s| !s.is_empty())
-}
+/// Bill history paging (docs/api.md §3.6): 20 a page by default, at most 100.
+const LIST_RULES: ListRules = ListRules {
+    default_size: 20,
+    max_page: 1_000_000,
+    max_size: 100,
+    out_of_range: |_, max| format!("1 이상 {max} 이하의 숫자여야 합니다"),
+};
 
 /// Validates the parameters into a filter over `lines` (the caller's lines).
 fn to_filter(p: &HistoryParams, user: &AuthUser) -> Result<HistoryFilter, ApiError> {
-    let mut errors = BTreeMap::new();
-    let lines = match present(p.line_number.as_ref()) {
+    let lines = match present(p.line_number.as_deref()) {
         Some(raw) => {
             let line = LineNumber::parse(raw)
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidLineNumber))?;
@@ -50,45 +54,15 @@ fn to_filter(p: &HistoryParams, user: &AuthUser) -> Result<HistoryFilter, ApiErr
         }
         None => user.lines().iter().map(|l| l.as_str().to_owned()).collect(),
     };
-    let mut date = |field: &str, v: Option<&String>| match present(v) {
-        None => None,
-        Some(s) => {
-            let d = parse_date(s);
-            if d.is_none() {
-                errors.insert(
-                    field.to_owned(),
-                    "날짜는 YYYY-MM-DD 형식이어야 합니다".to_owned(),
-                );
-            }
-            d
-        }
+    let mut errors = BTreeMap::new();
+    let raw = RawListQuery {
+        page: p.page.as_deref(),
+        size: p.size.as_deref(),
+        start_date: p.start_date.as_deref(),
+        end_date: p.end_date.as_deref(),
     };
-    let start = date("startDate", p.start_date.as_ref());
-    let end = date("endDate", p.end_date.as_ref());
-    if let (Some(s), Some(e)) = (start, end)
-        && s > e
-    {
-        errors.insert(
-            "startDate".to_owned(),
-            "시작일은 종료일보다 늦을 수 없습니다".to_owned(),
-        );
-    }
-    let mut number = |field: &str, v: Option<&String>, default: u32, max: u32| match present(v) {
-        None => default,
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                errors.insert(
-                    field.to_owned(),
-                    format!("1 이상 {max} 이하의 숫자여야 합니다"),
-                );
-                default
-            }
-        },
-    };
-    let page = number("page", p.page.as_ref(), 1, 1_000_000);
-    let size = number("size", p.size.as_ref(), 20, 100);
-    let status = match present(p.status.as_ref()) {
+    let q = list_query::parse(&raw, &LIST_RULES, &mut errors);
+    let status = match present(p.status.as_deref()) {
         None => None,
         Some(s) => {
             let st = HistoryStatus::parse(&s.to_ascii_uppercase());
@@ -106,23 +80,23 @@ fn to_filter(p: &HistoryParams, user: &AuthUser) -> Result<HistoryFilter, ApiErr
     }
     Ok(HistoryFilter {
         lines,
-        from: start.and_then(kst_day_start),
-        until: end.and_then(|d| d.succ_opt()).and_then(kst_day_start),
+        from: q.from(),
+        until: q.until(),
         status,
-        page,
-        size,
+        page: q.page,
+        size: q.size,
     })
 }
 
 /// The caller's inquiry history.
 #[utoipa::path(
     get,
-    path = "/api/v1/bills/history",
+    path = "/api/v1/bills/history", summary = "Lists a customer's past bill inquiries, newest first, filtered by line, dates and status",
     tag = "bills",
     security(("bearer" = [])),
     params(HistoryParams),
     responses(
-        (status = 200, description = "One page, newest first", body = phonebill_common::openapi::Enveloped<HistoryPage>),
+        (status = 200, description = "One page, newest first", body = phonebill_common::openapi::Enveloped<HistoryPage>, example = json!({"success": true, "message": "요금조회 이력을 조회했습니다", "data": {"items": [{"requestId": "REQ_20250914_4F1A9C2B", "lineNumber": "01012345678", "inquiryMonth": "202509", "requestTime": "2025-09-14T10:32:11+09:00", "processTime": "2025-09-14T10:32:11+09:00", "status": "COMPLETED", "resultSummary": "5G 스탠다드 플랜, 81,340원"}], "pagination": {"currentPage": 1, "totalPages": 1, "totalItems": 1, "pageSize": 20, "hasNext": false, "hasPrevious": false}}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 400, description = "VALIDATION_ERROR (dates, page, size, status) or INVALID_LINE_NUMBER", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or LINE_ACCESS_DENIED", body = ErrorBody),
