@@ -574,6 +574,29 @@ impl AuthService {
             .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))
     }
 
+    /// The user of a line (docs/api.md §2.10) or `404 USER_NOT_FOUND`.
+    pub async fn user_by_line(&self, line: &LineNumber) -> Result<UserRecord, ApiError> {
+        self.store
+            .find_user_by_line(line.as_str())
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))
+    }
+
+    /// The first user (by id) of a customer (docs/api.md §2.10) or `404 USER_NOT_FOUND`.
+    pub async fn user_by_customer(&self, customer_id: &str) -> Result<UserRecord, ApiError> {
+        self.store
+            .find_user_by_customer(customer_id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))
+    }
+
+    /// Page `page` (1-based) of `size` users sorted by id (docs/api.md §2.10); the caller has
+    /// validated both as at least 1.
+    pub async fn list_users(&self, page: i64, size: i64) -> Result<Vec<UserRecord>, ApiError> {
+        let offset = (page - 1).saturating_mul(size);
+        Ok(self.store.list_users(offset, size).await?)
+    }
+
     /// docs/api.md §2.9 unlock.
     pub async fn unlock(&self, user_id: &str) -> Result<(), ApiError> {
         if self.store.reset_lock(user_id, self.now()).await? {

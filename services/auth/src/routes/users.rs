@@ -46,10 +46,10 @@ fn user_object(u: UserRecord, now: chrono::DateTime<chrono::Utc>) -> UserObject 
 }
 
 /// `GET /api/v1/users/{userId}`: self, or an admin/user manager.
-#[utoipa::path(get, path = "/api/v1/users/{userId}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{userId}", summary = "Gives a user's profile to that user or to an administrator or user manager", tag = "users", security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "Bare snake_case user object", body = UserObject),
+        (status = 200, description = "Bare snake_case user object", body = UserObject, example = json!({"user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "user_name": "홍길동", "status": "ACTIVE", "account_status": "ACTIVE", "last_login_at": "2025-09-14T10:32:11+09:00", "last_password_changed_at": "2025-09-01T09:00:00+09:00", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]})),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody)))]
 pub async fn get_user(
@@ -72,9 +72,9 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/users`: admins and user managers.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/users", summary = "Lists users, sorted by id and paged, for administrators and user managers", tag = "users", security(("bearer" = [])), params(ListQuery),
     responses(
-        (status = 200, description = "Bare array of user objects sorted by user_id", body = [UserObject]),
+        (status = 200, description = "Bare array of user objects sorted by user_id", body = [UserObject], example = json!([{"user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "user_name": "홍길동", "status": "ACTIVE", "account_status": "ACTIVE", "last_login_at": "2025-09-14T10:32:11+09:00", "last_password_changed_at": "2025-09-01T09:00:00+09:00", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]}])),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody)))]
 pub async fn list_users(
@@ -94,11 +94,7 @@ pub async fn list_users(
             "size는 1 이상 1000 이하여야 합니다",
         ));
     }
-    let users = s
-        .svc
-        .store
-        .list_users((page - 1).saturating_mul(size), size)
-        .await?;
+    let users = s.svc.list_users(page, size).await?;
     let now = s.svc.clock_now();
     Ok(Json(
         users.into_iter().map(|u| user_object(u, now)).collect(),
@@ -106,10 +102,10 @@ pub async fn list_users(
 }
 
 /// `GET /api/v1/users/by-line/{lineNumber}`: admins/user managers, or the line's owner.
-#[utoipa::path(get, path = "/api/v1/users/by-line/{lineNumber}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/by-line/{lineNumber}", summary = "Finds the user of a line, for administrators, user managers and the line's owner", tag = "users", security(("bearer" = [])),
     params(("lineNumber" = String, Path, description = "Line, dashes optional")),
     responses(
-        (status = 200, description = "Bare snake_case user object", body = UserObject),
+        (status = 200, description = "Bare snake_case user object", body = UserObject, example = json!({"user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "user_name": "홍길동", "status": "ACTIVE", "account_status": "ACTIVE", "last_login_at": "2025-09-14T10:32:11+09:00", "last_password_changed_at": "2025-09-01T09:00:00+09:00", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]})),
         (status = 400, description = "INVALID_LINE_NUMBER", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody)))]
@@ -121,20 +117,15 @@ pub async fn get_user_by_line(
     let line =
         LineNumber::parse(&line).ok_or_else(|| ApiError::new(ErrorCode::InvalidLineNumber))?;
     allow(is_user_admin(&caller) || caller.owns_line(&line))?;
-    let u = s
-        .svc
-        .store
-        .find_user_by_line(line.as_str())
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+    let u = s.svc.user_by_line(&line).await?;
     Ok(Json(user_object(u, s.svc.clock_now())))
 }
 
 /// `GET /api/v1/users/by-customer/{customerId}`: admins/user managers, or that customer.
-#[utoipa::path(get, path = "/api/v1/users/by-customer/{customerId}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/by-customer/{customerId}", summary = "Finds the (first) user of a customer, for administrators, user managers and that customer", tag = "users", security(("bearer" = [])),
     params(("customerId" = String, Path, description = "Customer id")),
     responses(
-        (status = 200, description = "Bare snake_case user object (first by user_id)", body = UserObject),
+        (status = 200, description = "Bare snake_case user object (first by user_id)", body = UserObject, example = json!({"user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "user_name": "홍길동", "status": "ACTIVE", "account_status": "ACTIVE", "last_login_at": "2025-09-14T10:32:11+09:00", "last_password_changed_at": "2025-09-01T09:00:00+09:00", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]})),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody)))]
 pub async fn get_user_by_customer(
@@ -143,12 +134,7 @@ pub async fn get_user_by_customer(
     Path(customer_id): Path<String>,
 ) -> Result<Json<UserObject>, ApiError> {
     allow(is_user_admin(&caller) || caller.customer_id() == customer_id)?;
-    let u = s
-        .svc
-        .store
-        .find_user_by_customer(&customer_id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound))?;
+    let u = s.svc.user_by_customer(&customer_id).await?;
     Ok(Json(user_object(u, s.svc.clock_now())))
 }
 
@@ -165,12 +151,12 @@ fn permission(code: &str) -> Result<Permission, ApiError> {
 }
 
 /// `POST /api/v1/users/{userId}/permissions/{permissionCode}/grant`: admins only.
-#[utoipa::path(post, path = "/api/v1/users/{userId}/permissions/{permissionCode}/grant", tag = "users",
+#[utoipa::path(post, path = "/api/v1/users/{userId}/permissions/{permissionCode}/grant", summary = "Lets an administrator grant a permission to a user (idempotent; effective in the user's next tokens)", tag = "users",
     security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id"),
            ("permissionCode" = String, Path, description = "Permission code (any case)"), GrantQuery),
     responses(
-        (status = 200, description = "Granted (idempotent)", body = phonebill_common::openapi::MessageEnvelope),
+        (status = 200, description = "Granted (idempotent)", body = phonebill_common::openapi::MessageEnvelope, example = json!({"success": true, "message": "권한이 성공적으로 부여되었습니다.", "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 400, description = "VALIDATION_ERROR (grantedBy is not the caller)", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND / PERMISSION_NOT_FOUND", body = ErrorBody)))]
@@ -196,12 +182,12 @@ pub async fn grant_permission(
 }
 
 /// `DELETE /api/v1/users/{userId}/permissions/{permissionCode}`: admins only.
-#[utoipa::path(delete, path = "/api/v1/users/{userId}/permissions/{permissionCode}", tag = "users",
+#[utoipa::path(delete, path = "/api/v1/users/{userId}/permissions/{permissionCode}", summary = "Lets an administrator revoke a permission from a user (idempotent; effective in the user's next tokens)", tag = "users",
     security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id"),
            ("permissionCode" = String, Path, description = "Permission code (any case)")),
     responses(
-        (status = 200, description = "Revoked (idempotent)", body = phonebill_common::openapi::MessageEnvelope),
+        (status = 200, description = "Revoked (idempotent)", body = phonebill_common::openapi::MessageEnvelope, example = json!({"success": true, "message": "권한이 성공적으로 철회되었습니다.", "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND / PERMISSION_NOT_FOUND", body = ErrorBody)))]
 pub async fn revoke_permission(
