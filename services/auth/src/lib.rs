@@ -31,7 +31,8 @@ use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use utoipa::OpenApi;
+use tokio_util::task::TaskTracker;
+use utoipa::{Modify, OpenApi};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
@@ -49,23 +50,28 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE_MIGRATIONS,
 };
 
-/// The OpenAPI document of the service.
+/// The OpenAPI document's frame (info, security scheme, shared schemas); the operations come
+/// from the routes ([`openapi`] is the whole document).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "phonebill auth service", description = "See docs/api.md §2 for the wire contract. Login, verify and the user queries answer bare snake_case bodies."),
-    modifiers(&BearerSecurity, &StandardErrors),
-    paths(
-        routes::auth::login, routes::auth::refresh_token, routes::auth::logout,
-        routes::auth::verify_token, routes::auth::get_jwks, routes::auth::register, routes::auth::request_verification,
-        routes::auth::change_password, routes::auth::unlock_user, routes::auth::get_permissions,
-        routes::auth::check_permission, routes::auth::get_user_info, routes::auth::health,
-        routes::users::get_user, routes::users::list_users, routes::users::get_user_by_line,
-        routes::users::get_user_by_customer, routes::users::grant_permission,
-        routes::users::revoke_permission,
-    ),
+    modifiers(&BearerSecurity),
     components(schemas(phonebill_common::error::ErrorBody))
 )]
 pub struct ApiDoc;
+
+/// The whole OpenAPI document of the service: [`ApiDoc`] with every route's operation, and the
+/// standard error responses added to each.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    split_routes().1
+}
+
+/// The routes (state still to apply) and the document they make.
+fn split_routes() -> (axum::Router<routes::AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = routes::router().split_for_parts();
+    StandardErrors.modify(&mut doc);
+    (router, doc)
+}
 
 /// The service could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +105,10 @@ pub struct App {
     pub service: service::AuthService,
     limiter: Arc<rate_limit::RateLimiter>,
     seeded: watch::Receiver<bool>,
+    /// The background tasks (demo seeding, the daily purge), joined by [`App::shutdown`].
+    tasks: TaskTracker,
+    /// Stops them (a child of `deps.shutdown`, so the process's shutdown stops them too).
+    tasks_cancel: CancellationToken,
 }
 
 impl std::fmt::Debug for App {
@@ -172,10 +182,12 @@ pub async fn build_with_clock(
             registration_mode: config.registration_mode,
         }),
     };
+    let tasks = TaskTracker::new();
+    let tasks_cancel = deps.shutdown.child_token();
     let (tx, seeded) = watch::channel(!config.seed_demo_users);
     if config.seed_demo_users {
-        let (svc, db, cancel) = (svc.clone(), database.clone(), deps.shutdown.child_token());
-        tokio::spawn(async move {
+        let (svc, db, cancel) = (svc.clone(), database.clone(), tasks_cancel.clone());
+        tasks.spawn(async move {
             tokio::select! {
                 () = cancel.cancelled() => {}
                 migrated = db.wait_migrated() => if migrated {
@@ -188,7 +200,7 @@ pub async fn build_with_clock(
             }
         });
     }
-    spawn_session_purge(svc.clone(), database.clone(), deps.shutdown.child_token());
+    spawn_session_purge(&tasks, svc.clone(), database.clone(), tasks_cancel.clone());
     Ok(App {
         // One count per deployment when Redis is there (the deny list's connection and prefix).
         limiter: Arc::new(match shared_limit {
@@ -202,14 +214,21 @@ pub async fn build_with_clock(
         deps,
         service: svc,
         seeded,
+        tasks,
+        tasks_cancel,
     })
 }
 
 /// Daily (first run once migrated): delete sessions and refresh tokens expired for more than
 /// 7 days (docs/api.md §7.1), so the tables grow with active users, not with every login ever made.
-fn spawn_session_purge(svc: service::AuthService, database: Database, cancel: CancellationToken) {
+fn spawn_session_purge(
+    tasks: &TaskTracker,
+    svc: service::AuthService,
+    database: Database,
+    cancel: CancellationToken,
+) {
     let day = std::time::Duration::from_secs(24 * 3600);
-    tokio::spawn(database.run_periodically(day, cancel, move || {
+    tasks.spawn(database.run_periodically(day, cancel, move || {
         let svc = svc.clone();
         async move {
             match svc.purge_expired_sessions().await {
@@ -244,10 +263,11 @@ impl App {
             limiter: self.limiter.clone(),
             trust_forwarded_for: self.config.trust_forwarded_for,
         };
+        let (router, openapi) = split_routes();
         ServiceParts {
             name: SERVICE,
-            router: metrics::track(routes::router(state), &self.deps.metrics),
-            openapi: ApiDoc::openapi(),
+            router: metrics::track(router.with_state(state), &self.deps.metrics),
+            openapi,
             health,
         }
     }
@@ -269,8 +289,18 @@ impl App {
         rx.wait_for(|s| *s).await.is_ok()
     }
 
-    /// Stops background work and closes the pool.
+    /// The background tasks of this instance (demo seeding, the daily purge), so a caller can
+    /// see they are done once [`App::shutdown`] (or [`run`]) has returned.
+    pub fn background_tasks(&self) -> TaskTracker {
+        self.tasks.clone()
+    }
+
+    /// Stops background work, waits until it has stopped (a purge or a seeding run in progress
+    /// finishes its statement rather than meeting a closed pool), then closes the pool.
     pub async fn shutdown(self) {
+        self.tasks_cancel.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
         self.database.db.close().await;
     }
 }
