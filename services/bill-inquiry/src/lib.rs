@@ -28,7 +28,7 @@ use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 
 pub use config::Config;
 
@@ -51,17 +51,12 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE_MIGRATIONS,
 };
 
-/// The OpenAPI document of the service.
+/// The OpenAPI document's frame (info, security scheme, shared schemas, tags); the operations
+/// come from the routes ([`openapi`] is the whole document).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "phonebill bill-inquiry service", description = "See docs/api.md §3 for the wire contract."),
-    paths(
-        routes::menu::get_menu,
-        routes::inquiry::post_inquiry,
-        routes::inquiry::get_inquiry_result,
-        routes::history::get_history,
-    ),
-    modifiers(&BearerSecurity, &StandardErrors),
+    modifiers(&BearerSecurity),
     components(schemas(
         phonebill_common::error::ErrorBody,
         routes::inquiry::InquiryRequest,
@@ -77,6 +72,19 @@ pub const MIGRATIONS: Migrations = Migrations {
     tags((name = "bills", description = "Bill menu, inquiry, polling and history"))
 )]
 pub struct ApiDoc;
+
+/// The whole OpenAPI document of the service: [`ApiDoc`] with every route's operation, and the
+/// standard error responses added to each.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    split_routes().1
+}
+
+/// The routes (state still to apply) and the document they make.
+fn split_routes() -> (axum::Router<routes::AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = routes::router().split_for_parts();
+    StandardErrors.modify(&mut doc);
+    (router, doc)
+}
 
 /// The service could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -261,10 +269,11 @@ impl App {
         ];
         let mut health = health;
         health.extend(self.replica_health.clone());
+        let (router, openapi) = split_routes();
         ServiceParts {
             name: SERVICE,
-            router: metrics::track(routes::router(self.state.clone()), &self.deps.metrics),
-            openapi: ApiDoc::openapi(),
+            router: metrics::track(router.with_state(self.state.clone()), &self.deps.metrics),
+            openapi,
             health,
         }
     }

@@ -63,9 +63,9 @@ pub struct LoginResponse {
 }
 
 /// `POST /api/v1/auth/login`.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", summary = "Signs a customer or an administrator in with user id and password: issues an access token and a refresh token (no token needed)", tag = "auth", request_body(content = LoginRequest, example = json!({"userId": "mvno001", "password": "Phonebill1!", "autoLogin": false})),
     responses(
-        (status = 200, description = "Bare snake_case token object", body = LoginResponse),
+        (status = 200, description = "Bare snake_case token object", body = LoginResponse, example = json!({"access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6ImF1dGgtMjAyNS0wOSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtdm5vMDAxIn0.c2ln", "refresh_token": "rt1.0b4f7c9e2d8a4f0c9e1b.kQ2vW3xY4zA5bC6dE7fG8hI9jK0lM1nO2pQ3rS4tU5v", "token_type": "Bearer", "expires_in": 1800, "user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "user": {"user_id": "mvno001", "user_name": "홍길동", "phone_number": "010-1234-5678", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]}})),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody),
         (status = 403, description = "ACCOUNT_INACTIVE", body = ErrorBody),
@@ -122,9 +122,9 @@ pub struct RefreshData {
 }
 
 /// `POST /api/v1/auth/refresh`.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/refresh", summary = "Trades a signed-in client's refresh token for a new access token and a new refresh token (the old one is spent; reuse revokes the session)", tag = "auth", request_body(content = RefreshRequest, example = json!({"refreshToken": "rt1.0b4f7c9e2d8a4f0c9e1b.kQ2vW3xY4zA5bC6dE7fG8hI9jK0lM1nO2pQ3rS4tU5v"})),
     responses(
-        (status = 200, description = "Envelope with camelCase data plus access_token, refresh_token, token_type, expires_in at the top level", body = phonebill_common::openapi::Enveloped<RefreshData>),
+        (status = 200, description = "Envelope with camelCase data plus access_token, refresh_token, token_type, expires_in at the top level", body = phonebill_common::openapi::Enveloped<RefreshData>, example = json!({"success": true, "data": {"accessToken": "eyJhbGciOiJFZERTQSIsImtpZCI6ImF1dGgtMjAyNS0wOSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtdm5vMDAxIn0.c2ln", "refreshToken": "rt1.0b4f7c9e2d8a4f0c9e1b.Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE9dC8bA7zY6x", "tokenType": "Bearer", "expiresIn": 1800}, "message": "토큰이 갱신되었습니다", "access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6ImF1dGgtMjAyNS0wOSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtdm5vMDAxIn0.c2ln", "refresh_token": "rt1.0b4f7c9e2d8a4f0c9e1b.Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE9dC8bA7zY6x", "token_type": "Bearer", "expires_in": 1800, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
         (status = 401, description = "REFRESH_TOKEN_INVALID / REFRESH_TOKEN_REUSED", body = ErrorBody),
         (status = 403, description = "ACCOUNT_INACTIVE", body = ErrorBody),
@@ -152,9 +152,9 @@ pub async fn refresh_token(
 }
 
 /// `POST /api/v1/auth/logout`: revokes the bearer token's session (idempotent).
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/logout", summary = "Signs the caller out: revokes the session of the bearer token, so its refresh tokens stop working and its access tokens are refused everywhere", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "Logged out", body = phonebill_common::openapi::MessageEnvelope),
+        (status = 200, description = "Logged out", body = phonebill_common::openapi::MessageEnvelope, example = json!({"success": true, "message": "로그아웃이 완료되었습니다.", "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 401, description = "UNAUTHORIZED / INVALID_TOKEN", body = ErrorBody)))]
 pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = bearer_token(&headers)?.ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
@@ -190,9 +190,9 @@ pub struct VerifyResponse {
 }
 
 /// `GET /api/v1/auth/verify?token=`.
-#[utoipa::path(get, path = "/api/v1/auth/verify", tag = "auth", params(VerifyQuery),
+#[utoipa::path(get, path = "/api/v1/auth/verify", summary = "Tells any client whether an access token is valid now, and whose it is", tag = "auth", params(VerifyQuery),
     responses(
-        (status = 200, description = "Bare snake_case verification object", body = VerifyResponse),
+        (status = 200, description = "Bare snake_case verification object", body = VerifyResponse, example = json!({"valid": true, "user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "expires_at": "2025-09-14T11:02:11+09:00", "message": "유효한 토큰입니다."})),
         (status = 400, description = "VALIDATION_ERROR (no token)", body = ErrorBody)))]
 pub async fn verify_token(
     State(s): State<AppState>,
@@ -226,8 +226,8 @@ pub async fn verify_token(
 }
 
 /// `GET /api/v1/auth/.well-known/jwks.json`.
-#[utoipa::path(get, path = "/api/v1/auth/.well-known/jwks.json", tag = "auth",
-    responses((status = 200, description = "JWK Set (Cache-Control: public, max-age=300)", body = JwkSet)))]
+#[utoipa::path(get, path = "/api/v1/auth/.well-known/jwks.json", summary = "Publishes the public keys that verify access tokens, for the other services and any verifier", tag = "auth",
+    responses((status = 200, description = "JWK Set (Cache-Control: public, max-age=300)", body = JwkSet, example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "auth-2025-09", "use": "sig", "alg": "EdDSA"}]}))))]
 pub async fn get_jwks(State(s): State<AppState>) -> Response {
     (
         [(
@@ -273,10 +273,10 @@ pub struct RegisterData {
 }
 
 /// `POST /api/v1/auth/register` (docs/api.md §2.8, §2.8.1).
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/api/v1/auth/register", summary = "Creates an account bound to a line: a visitor registers (with the code texted to the line in verified mode), an administrator provisions any account", tag = "auth", request_body(content = RegisterRequest, example = json!({"userId": "newuser01", "customerId": "123456aB3dE5fG7hI9jK", "lineNumber": "010-1234-9999", "userName": "홍길동", "password": "Secure1234!", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"], "verificationCode": "123456"})),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "Envelope with snake_case data. In `verified` mode (and with a code in `open` mode) `customer_id` is the one KOS holds for the line", body = phonebill_common::openapi::Enveloped<RegisterData>),
+        (status = 200, description = "Envelope with snake_case data. In `verified` mode (and with a code in `open` mode) `customer_id` is the one KOS holds for the line", body = phonebill_common::openapi::Enveloped<RegisterData>, example = json!({"success": true, "message": "사용자가 성공적으로 등록되었습니다", "data": {"user_id": "newuser01", "customer_id": "123456aB3dE5fG7hI9jK", "line_number": "010-1234-9999", "user_name": "홍길동", "account_status": "ACTIVE", "created_at": "2025-09-14T10:32:11+09:00", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 400, description = "VALIDATION_ERROR with fieldErrors", body = ErrorBody),
         (status = 403, description = "FORBIDDEN (privileged codes without ADMIN) / LINE_VERIFICATION_REQUIRED (verified mode: no code, or it expired; request one first) / VERIFICATION_CODE_INVALID (wrong code, `remainingAttempts`) / REGISTRATION_CLOSED (closed mode)", body = ErrorBody),
         (status = 409, description = "USER_ALREADY_EXISTS (ids compare without regard to case) / LINE_ALREADY_REGISTERED / CUSTOMER_ALREADY_REGISTERED", body = ErrorBody),
@@ -347,10 +347,10 @@ pub struct VerificationData {
 /// `POST /api/v1/auth/register/verification`: texts a one-time code to the line through KOS
 /// (docs/api.md §2.8.1). The answer does not say whether a code went out (only a subscriber's
 /// active line without an account gets one), so it tells nobody whether a number exists.
-#[utoipa::path(post, path = "/api/v1/auth/register/verification", tag = "auth",
-    request_body = VerificationRequest,
+#[utoipa::path(post, path = "/api/v1/auth/register/verification", summary = "Texts a one-time registration code to a visitor's line through KOS, answering the same whether or not the line is a subscriber's", tag = "auth",
+    request_body(content = VerificationRequest, example = json!({"lineNumber": "010-1234-5678"})),
     responses(
-        (status = 200, description = "If the line is an active subscriber line without an account, a 6-digit code was texted to it", body = phonebill_common::openapi::Enveloped<VerificationData>),
+        (status = 200, description = "If the line is an active subscriber line without an account, a 6-digit code was texted to it", body = phonebill_common::openapi::Enveloped<VerificationData>, example = json!({"success": true, "message": "가입된 회선이면 인증번호를 문자로 보냈습니다. 받은 인증번호를 입력해 가입을 완료해주세요", "data": {"lineNumber": "010-1234-5678", "expiresInSeconds": 300, "maxAttempts": 5, "resendAfterSeconds": 60}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 400, description = "VALIDATION_ERROR (lineNumber)", body = ErrorBody),
         (status = 403, description = "REGISTRATION_CLOSED", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED (per client IP, and one code per line per minute), Retry-After", body = ErrorBody),
@@ -394,10 +394,10 @@ pub struct ChangePasswordParams {
 }
 
 /// `POST /api/v1/auth/change-password`.
-#[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth", security(("bearer" = [])),
-    params(ChangePasswordParams), request_body(content = Option<ChangePasswordParams>),
+#[utoipa::path(post, path = "/api/v1/auth/change-password", summary = "Changes a user's password, by the user (with the current password) or an administrator; signs every session of that user out", tag = "auth", security(("bearer" = [])),
+    params(ChangePasswordParams), request_body(content = Option<ChangePasswordParams>, example = json!({"userId": "mvno001", "currentPassword": "Phonebill1!", "newPassword": "Phonebill9!"})),
     responses(
-        (status = 200, description = "Changed; every session of the user is revoked", body = phonebill_common::openapi::MessageEnvelope),
+        (status = 200, description = "Changed; every session of the user is revoked", body = phonebill_common::openapi::MessageEnvelope, example = json!({"success": true, "message": "비밀번호가 성공적으로 변경되었습니다. 다시 로그인해 주세요.", "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS / UNAUTHORIZED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
@@ -427,10 +427,10 @@ pub async fn change_password(
 }
 
 /// `POST /api/v1/auth/unlock/{userId}`.
-#[utoipa::path(post, path = "/api/v1/auth/unlock/{userId}", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/unlock/{userId}", summary = "Lets an administrator or user manager lift the login lock of an account", tag = "auth", security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "Unlocked", body = phonebill_common::openapi::MessageEnvelope),
+        (status = 200, description = "Unlocked", body = phonebill_common::openapi::MessageEnvelope, example = json!({"success": true, "message": "계정 잠금이 성공적으로 해제되었습니다.", "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody)))]
 pub async fn unlock_user(
@@ -462,9 +462,9 @@ pub struct PermissionsData {
 }
 
 /// `GET /api/v1/auth/permissions`: the caller's permissions as stored now.
-#[utoipa::path(get, path = "/api/v1/auth/permissions", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/auth/permissions", summary = "Lists every permission with whether the signed-in caller holds it now (read from the database, not the token)", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "Every code with granted true/false", body = phonebill_common::openapi::Enveloped<PermissionsData>),
+        (status = 200, description = "Every code with granted true/false", body = phonebill_common::openapi::Enveloped<PermissionsData>, example = json!({"success": true, "message": "권한 정보를 성공적으로 조회했습니다.", "data": {"userId": "mvno001", "permissions": [{"permission": "BILL_INQUIRY", "description": "요금 조회 서비스 권한", "granted": true}, {"permission": "PRODUCT_CHANGE", "description": "상품 변경 서비스 권한", "granted": true}, {"permission": "ADMIN", "description": "관리자 권한", "granted": false}, {"permission": "USER_MANAGEMENT", "description": "사용자 관리 권한", "granted": false}]}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 401, description = "UNAUTHORIZED / INVALID_TOKEN", body = ErrorBody)))]
 pub async fn get_permissions(
     State(s): State<AppState>,
@@ -504,10 +504,10 @@ pub struct PermissionCheckData {
 }
 
 /// `POST /api/v1/auth/permissions/check`: a denial is data, not an error.
-#[utoipa::path(post, path = "/api/v1/auth/permissions/check", tag = "auth", security(("bearer" = [])),
-    request_body = PermissionCheckRequest,
+#[utoipa::path(post, path = "/api/v1/auth/permissions/check", summary = "Tells the signed-in caller whether they may use one service (a denial is an answer, not an error)", tag = "auth", security(("bearer" = [])),
+    request_body(content = PermissionCheckRequest, example = json!({"serviceType": "BILL_INQUIRY"})),
     responses(
-        (status = 200, description = "hasPermission true/false", body = phonebill_common::openapi::Enveloped<PermissionCheckData>),
+        (status = 200, description = "hasPermission true/false", body = phonebill_common::openapi::Enveloped<PermissionCheckData>, example = json!({"success": true, "message": "서비스 접근 권한이 확인되었습니다.", "data": {"serviceType": "BILL_INQUIRY", "hasPermission": true, "permissionDetails": {"permission": "BILL_INQUIRY", "granted": true}}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody)))]
 pub async fn check_permission(
     State(s): State<AppState>,
@@ -548,9 +548,9 @@ pub struct UserInfo {
 }
 
 /// `GET /api/v1/auth/user-info`.
-#[utoipa::path(get, path = "/api/v1/auth/user-info", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/auth/user-info", summary = "Gives the signed-in caller their own profile (camelCase)", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller", body = phonebill_common::openapi::Enveloped<UserInfo>),
+        (status = 200, description = "The caller", body = phonebill_common::openapi::Enveloped<UserInfo>, example = json!({"success": true, "message": "사용자 정보를 성공적으로 조회했습니다.", "data": {"userId": "mvno001", "customerId": "CU202401001", "lineNumber": "010-1234-5678", "userName": "홍길동", "accountStatus": "ACTIVE", "lastLoginAt": "2025-09-14T10:32:11+09:00", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 401, description = "UNAUTHORIZED / INVALID_TOKEN / TOKEN_EXPIRED / TOKEN_REVOKED", body = ErrorBody)))]
 pub async fn get_user_info(
     State(s): State<AppState>,
@@ -571,8 +571,8 @@ pub async fn get_user_info(
 }
 
 /// `GET /api/v1/auth/health`: plain text.
-#[utoipa::path(get, path = "/api/v1/auth/health", tag = "auth",
-    responses((status = 200, description = "text/plain `Auth Service is running`", body = String)))]
+#[utoipa::path(get, path = "/api/v1/auth/health", summary = "Answers plain text while the auth service runs (for people; probes use /actuator)", tag = "auth",
+    responses((status = 200, description = "text/plain `Auth Service is running`", body = String, example = json!("Auth Service is running"))))]
 pub async fn health() -> &'static str {
     "Auth Service is running"
 }

@@ -1,5 +1,7 @@
 //! HTTP handlers of the auth service (docs/api.md §2), one module per resource: `auth` (tokens,
 //! registration, passwords, permissions of the caller) and `users` (user queries and grants).
+//! [`router`] declares each route once: its path, method and OpenAPI operation come from the
+//! handler's `#[utoipa::path]`.
 
 pub mod auth;
 pub mod users;
@@ -7,13 +9,13 @@ pub mod users;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{delete, get, post};
 use http::HeaderMap;
 use http::request::Parts;
 use phonebill_common::auth::{AuthUser, Permission, TokenVerifier};
 use phonebill_common::error::{ApiError, ErrorCode};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::rate_limit::RateLimiter;
 use crate::service::{AuthService, ClientInfo};
@@ -36,47 +38,29 @@ impl FromRef<AppState> for TokenVerifier {
     }
 }
 
-/// The business routes with state applied.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/refresh", post(auth::refresh_token))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/verify", get(auth::verify_token))
-        .route("/api/v1/auth/.well-known/jwks.json", get(auth::get_jwks))
-        .route("/api/v1/auth/register", post(auth::register))
-        .route(
-            "/api/v1/auth/register/verification",
-            post(auth::request_verification),
-        )
-        .route("/api/v1/auth/change-password", post(auth::change_password))
-        .route("/api/v1/auth/unlock/{userId}", post(auth::unlock_user))
-        .route("/api/v1/auth/permissions", get(auth::get_permissions))
-        .route(
-            "/api/v1/auth/permissions/check",
-            post(auth::check_permission),
-        )
-        .route("/api/v1/auth/user-info", get(auth::get_user_info))
-        .route("/api/v1/auth/health", get(auth::health))
-        .route("/api/v1/users", get(users::list_users))
-        .route("/api/v1/users/{userId}", get(users::get_user))
-        .route(
-            "/api/v1/users/by-line/{lineNumber}",
-            get(users::get_user_by_line),
-        )
-        .route(
-            "/api/v1/users/by-customer/{customerId}",
-            get(users::get_user_by_customer),
-        )
-        .route(
-            "/api/v1/users/{userId}/permissions/{permissionCode}/grant",
-            post(users::grant_permission),
-        )
-        .route(
-            "/api/v1/users/{userId}/permissions/{permissionCode}",
-            delete(users::revoke_permission),
-        )
-        .with_state(state)
+/// The business routes and their OpenAPI operations, in the document's order; the caller
+/// applies the state.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<crate::ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh_token))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::verify_token))
+        .routes(routes!(auth::get_jwks))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::request_verification))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::unlock_user))
+        .routes(routes!(auth::get_permissions))
+        .routes(routes!(auth::check_permission))
+        .routes(routes!(auth::get_user_info))
+        .routes(routes!(auth::health))
+        .routes(routes!(users::get_user))
+        .routes(routes!(users::list_users))
+        .routes(routes!(users::get_user_by_line))
+        .routes(routes!(users::get_user_by_customer))
+        .routes(routes!(users::grant_permission))
+        .routes(routes!(users::revoke_permission))
 }
 
 /// The client's address (for the rate limit and the login history).

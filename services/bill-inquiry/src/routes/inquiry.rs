@@ -69,12 +69,12 @@ fn with_result_fields(e: ApiError) -> ApiError {
 /// Inquires one month's bill of one of the caller's lines.
 #[utoipa::path(
     post,
-    path = "/api/v1/bills/inquiry",
+    path = "/api/v1/bills/inquiry", summary = "Gives a customer the bill of one month of one of their lines, from the cache or KOS (202 and a request id to poll when KOS is slow)",
     tag = "bills",
     security(("bearer" = [])),
-    request_body = InquiryRequest,
+    request_body(content = InquiryRequest, example = json!({"lineNumber": "010-1234-5678", "inquiryMonth": "202509"})),
     responses(
-        (status = 200, description = "The bill (`cached`, `stale`, `cachedAt`; stale answers carry `Warning: 110 - \"stale\"`); top level adds `resultCode`/`resultMessage`", body = phonebill_common::openapi::Enveloped<InquiryData>),
+        (status = 200, description = "The bill (`cached`, `stale`, `cachedAt`; stale answers carry `Warning: 110 - \"stale\"`); top level adds `resultCode`/`resultMessage`", body = phonebill_common::openapi::Enveloped<InquiryData>, example = json!({"success": true, "resultCode": "0000", "resultMessage": "요금 조회가 완료되었습니다", "message": "요금 조회가 완료되었습니다", "data": {"requestId": "REQ_20250914_4F1A9C2B", "procStatus": "SUCCESS", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "billInfo": {"lineNumber": "01012345678", "billingMonth": "202509", "productCode": "5G-STANDARD-001", "productName": "5G 스탠다드 플랜", "monthlyFee": 69000, "usageFee": 12340, "discountAmount": 0, "totalFee": 81340, "dataUsage": "37GB", "voiceUsage": "212분", "smsUsage": "41건", "billStatus": "UNPAID", "dueDate": "20251025"}, "customerInfo": {"customerName": "홍길동", "customerId": "CU202401001", "operatorCode": "KT", "lineStatus": "ACTIVE"}, "cached": false, "stale": false}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 202, description = "KOS slower than the sync budget: PROCESSING; `Location` and `Retry-After: 2`", body = phonebill_common::openapi::Enveloped<InquiryData>),
         (status = 400, description = "VALIDATION_ERROR, INVALID_LINE_NUMBER, INVALID_MONTH, MALFORMED_REQUEST", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
@@ -129,12 +129,12 @@ async fn inquire(
 /// The result of an inquiry (owner only; SUCCESS, PROCESSING or FAILED).
 #[utoipa::path(
     get,
-    path = "/api/v1/bills/inquiry/{requestId}",
+    path = "/api/v1/bills/inquiry/{requestId}", summary = "Gives the customer who made an inquiry its result: done, still processing, or failed",
     tag = "bills",
     security(("bearer" = [])),
     params(("requestId" = String, Path, description = "`REQ_<yyyyMMdd>_<8 hex>`")),
     responses(
-        (status = 200, description = "SUCCESS (with billInfo while kept, 24 h), PROCESSING or FAILED", body = phonebill_common::openapi::Enveloped<InquiryData>),
+        (status = 200, description = "SUCCESS (with billInfo while kept, 24 h), PROCESSING or FAILED", body = phonebill_common::openapi::Enveloped<InquiryData>, example = json!({"success": true, "resultCode": "0000", "resultMessage": "요금 조회가 완료되었습니다", "message": "요금 조회가 완료되었습니다", "data": {"requestId": "REQ_20250914_4F1A9C2B", "procStatus": "SUCCESS", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "billInfo": {"lineNumber": "01012345678", "billingMonth": "202509", "productCode": "5G-STANDARD-001", "productName": "5G 스탠다드 플랜", "monthlyFee": 69000, "usageFee": 12340, "discountAmount": 0, "totalFee": 81340, "dataUsage": "37GB", "voiceUsage": "212분", "smsUsage": "41건", "billStatus": "UNPAID", "dueDate": "20251025"}, "customerInfo": {"customerName": "홍길동", "customerId": "CU202401001", "operatorCode": "KT", "lineStatus": "ACTIVE"}, "cached": false, "stale": false}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "No BILL_INQUIRY permission", body = ErrorBody),
         (status = 404, description = "REQUEST_NOT_FOUND (unknown or another user's)", body = ErrorBody),

@@ -1,15 +1,16 @@
 //! HTTP handlers of the bill-inquiry service (docs/api.md §3), one module per resource: `menu`,
 //! `inquiry` (inquiry and polling) and `history`. Every endpoint needs `BILL_INQUIRY`; line
-//! ownership comes from the token's `line_numbers` claim.
+//! ownership comes from the token's `line_numbers` claim. [`router`] declares each route once:
+//! its path, method and OpenAPI operation come from the handler's `#[utoipa::path]`.
 
 pub mod history;
 pub mod inquiry;
 pub mod menu;
 
-use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
 use phonebill_common::auth::TokenVerifier;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::DynClock;
 use crate::service::BillService;
@@ -31,15 +32,12 @@ impl FromRef<AppState> for TokenVerifier {
     }
 }
 
-/// The business routes with state applied.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/bills/menu", get(menu::get_menu))
-        .route("/api/v1/bills/inquiry", post(inquiry::post_inquiry))
-        .route(
-            "/api/v1/bills/inquiry/{requestId}",
-            get(inquiry::get_inquiry_result),
-        )
-        .route("/api/v1/bills/history", get(history::get_history))
-        .with_state(state)
+/// The business routes and their OpenAPI operations, in the document's order; the caller
+/// applies the state.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<crate::ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(menu::get_menu))
+        .routes(routes!(inquiry::post_inquiry))
+        .routes(routes!(inquiry::get_inquiry_result))
+        .routes(routes!(history::get_history))
 }
