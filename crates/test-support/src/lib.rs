@@ -5,8 +5,10 @@
 //! - [`Backend`] and [`backend_tests!`]: run one test body on both backends.
 //! - [`redis_url`] and [`unique_prefix`]: the test Redis and a per-test key prefix.
 //! - [`init_test_logging`]: logs to the test writer when `TEST_LOG` is set.
+//! - [`openapi::assert_operations_documented`]: every operation has a summary and examples.
 
 pub mod hostile;
+pub mod openapi;
 
 use std::sync::Once;
 

@@ -6,6 +6,8 @@
 mod doors;
 mod flows;
 mod helpers;
+mod lifecycle;
 mod security;
 mod seed_metrics;
 mod shapes;
+mod store_contract;

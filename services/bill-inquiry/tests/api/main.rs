@@ -11,6 +11,8 @@ mod history;
 mod inquiry;
 mod menu;
 mod migrations;
+mod openapi;
 mod resilience;
 mod security;
 mod seed_metrics;
+mod store_contract;

@@ -1,0 +1,208 @@
+//! The store contract: every public method of `BillStore` (and its history sink) run on
+//! PostgreSQL and on SQLite by one test body, asserting what it returns, so the SQL written once
+//! behaves the same on both dialects.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use phonebill_bill_inquiry::domain::{HistoryFilter, HistoryStatus};
+use phonebill_bill_inquiry::store::{DynBillStore, HistoryEvent, InquiryRow, KosCallRow};
+use phonebill_common::db::Database;
+use phonebill_common::service::Deps;
+use phonebill_test_support::{Backend, TestDb, backend_tests};
+use uuid::Uuid;
+
+/// A migrated database and the store on it.
+async fn store_on(backend: Backend) -> (TestDb, Database, DynBillStore) {
+    let db = TestDb::new(backend).await;
+    let database = Database::start(
+        &db.config(),
+        "bill-store-test",
+        phonebill_bill_inquiry::MIGRATIONS,
+        Deps::new().shutdown.child_token(),
+    )
+    .unwrap();
+    assert!(database.wait_migrated().await, "migrations");
+    let store = phonebill_bill_inquiry::store::for_db(&database.db, None);
+    (db, database, store)
+}
+
+fn row(id: &str, line: &str, at: DateTime<Utc>, status: HistoryStatus) -> InquiryRow {
+    InquiryRow {
+        request_id: id.to_owned(),
+        user_id: "mvno001".to_owned(),
+        customer_id: "CU202401001".to_owned(),
+        line_number: line.to_owned(),
+        inquiry_month: "202509".to_owned(),
+        status,
+        result_code: Some("0000".to_owned()),
+        result_message: Some("정상 처리되었습니다".to_owned()),
+        result_summary: Some("5G 스탠다드 플랜, 81,340원".to_owned()),
+        bill_info: Some(r#"{"billInfo":{"totalFee":81340}}"#.to_owned()),
+        from_cache: false,
+        requested_at: at,
+        processed_at: Some(at),
+    }
+}
+
+/// `row` with its JSON in one spelling (PostgreSQL's `jsonb` prints it its own way).
+fn norm(r: Option<InquiryRow>) -> Option<InquiryRow> {
+    r.map(|mut r| {
+        r.bill_info = r.bill_info.map(|j| {
+            serde_json::from_str::<serde_json::Value>(&j)
+                .unwrap()
+                .to_string()
+        });
+        r
+    })
+}
+
+fn call(request_id: &str, at: DateTime<Utc>, outcome: &str) -> KosCallRow {
+    KosCallRow {
+        event_id: Uuid::new_v4(),
+        request_id: request_id.to_owned(),
+        endpoint: "bill-inquiry".to_owned(),
+        result_code: Some("0000".to_owned()),
+        outcome: outcome.to_owned(),
+        duration_ms: 12,
+        called_at: at,
+    }
+}
+
+fn filter(lines: &[&str]) -> HistoryFilter {
+    HistoryFilter {
+        lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+        from: None,
+        until: None,
+        status: None,
+        page: 1,
+        size: 20,
+    }
+}
+
+backend_tests!(every_store_method, |backend| async move {
+    let (_db, _database, s) = store_on(backend).await;
+    let t0 = Utc::now().trunc_subsecs(6) - Duration::hours(48);
+    let t = |h: i64| t0 + Duration::hours(h);
+
+    // A batch: a PROCESSING row then its final row in one batch, two more rows and KOS calls.
+    let mut processing = row("REQ_A", "01012345678", t(0), HistoryStatus::Processing);
+    processing.processed_at = None;
+    processing.bill_info = None;
+    let done = row("REQ_A", "01012345678", t(0), HistoryStatus::Completed);
+    let mut failed = row("REQ_B", "01012345678", t(1), HistoryStatus::Failed);
+    failed.result_code = Some("1003".to_owned());
+    failed.bill_info = None;
+    let mut other_line = row("REQ_C", "01012347777", t(30), HistoryStatus::Completed);
+    other_line.from_cache = true;
+    other_line.bill_info = None;
+    let calls = [
+        call("REQ_A", t(0), "success"),
+        call("REQ_A", t(0), "timeout"),
+    ];
+    let batch: Vec<HistoryEvent> = vec![
+        HistoryEvent::Inquiry(processing.clone()),
+        HistoryEvent::KosCall(calls[0].clone()),
+        HistoryEvent::Inquiry(done.clone()),
+        HistoryEvent::KosCall(calls[1].clone()),
+        HistoryEvent::Inquiry(failed.clone()),
+        HistoryEvent::Inquiry(other_line.clone()),
+    ];
+    s.write_batch(&batch).await.unwrap();
+    // Retried, and a late PROCESSING row: nothing changes twice, a final row is not undone.
+    s.write_batch(&batch).await.unwrap();
+    s.write_batch(&[HistoryEvent::Inquiry(processing.clone())])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        norm(s.find_inquiry("REQ_A").await.unwrap()),
+        norm(Some(done.clone()))
+    );
+    assert_eq!(
+        norm(s.find_inquiry("REQ_B").await.unwrap()),
+        norm(Some(failed.clone()))
+    );
+    assert!(done.bill_info.is_some(), "the final row's bill is kept");
+    assert_eq!(s.find_inquiry("REQ_Z").await.unwrap(), None);
+    let logged = s.list_kos_calls("REQ_A").await.unwrap();
+    assert_eq!(logged, calls, "each call once, oldest first");
+    assert!(s.list_kos_calls("REQ_B").await.unwrap().is_empty());
+
+    // History: newest first, filtered by line, time range and status, paged, counted.
+    let (items, total) = s
+        .list_history(&filter(&["01012345678", "01012347777"]))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = items.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!((ids, total), (vec!["REQ_C", "REQ_B", "REQ_A"], 3));
+    let (items, total) = s.list_history(&filter(&["01012345678"])).await.unwrap();
+    assert_eq!((items.len(), total), (2, 2));
+    let (items, total) = s
+        .list_history(&HistoryFilter {
+            from: Some(t(1)),
+            until: Some(t(30)),
+            ..filter(&["01012345678", "01012347777"])
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 1, "from inclusive, until exclusive");
+    assert_eq!(items[0].request_id, "REQ_B");
+    let (items, total) = s
+        .list_history(&HistoryFilter {
+            status: Some(HistoryStatus::Completed),
+            ..filter(&["01012345678", "01012347777"])
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert!(items.iter().all(|r| r.status == HistoryStatus::Completed));
+    let (items, total) = s
+        .list_history(&HistoryFilter {
+            page: 2,
+            size: 2,
+            ..filter(&["01012345678", "01012347777"])
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 3, "the count ignores the page");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].request_id, "REQ_A");
+    assert_eq!(s.list_history(&filter(&[])).await.unwrap(), (Vec::new(), 0));
+    assert_eq!(
+        s.list_history(&filter(&["01000000000"])).await.unwrap().1,
+        0
+    );
+
+    // The retention purge drops bills of rows requested before the cut, and only those.
+    assert_eq!(s.purge_bill_info(t(1)).await.unwrap(), 1);
+    assert_eq!(s.purge_bill_info(t(1)).await.unwrap(), 0);
+    let a = s.find_inquiry("REQ_A").await.unwrap().unwrap();
+    assert_eq!(a.bill_info, None);
+    assert_eq!(a.status, HistoryStatus::Completed, "the row itself stays");
+});
+
+backend_tests!(large_batches_are_written_whole, |backend| async move {
+    let (_db, _database, s) = store_on(backend).await;
+    let t0 = Utc::now().trunc_subsecs(6);
+    // 200 rows: more than one multi-row statement (128, 64, 8).
+    let batch: Vec<HistoryEvent> = (0..200)
+        .map(|i| {
+            HistoryEvent::Inquiry(row(
+                &format!("REQ_{i:04}"),
+                "01012345678",
+                t0 + Duration::seconds(i),
+                HistoryStatus::Completed,
+            ))
+        })
+        .collect();
+    s.write_batch(&batch).await.unwrap();
+    let (items, total) = s
+        .list_history(&HistoryFilter {
+            size: 100,
+            ..filter(&["01012345678"])
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 200);
+    assert_eq!(items[0].request_id, "REQ_0199");
+    assert_eq!(items[99].request_id, "REQ_0100");
+});
