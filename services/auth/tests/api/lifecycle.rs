@@ -1,26 +1,31 @@
 //! Shutdown: the service's background tasks (demo seeding, the daily purge) belong to it and
-//! have stopped by the time its run future returns, so nothing of it outlives it (a purge
-//! meeting a closed pool, a seeding run writing into a database being dropped).
+//! have stopped by the time `App::shutdown` (the end of `run`) returns, so nothing of it
+//! outlives it (a purge meeting a closed pool, a seeding run cut off half way).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use phonebill_auth::Config;
 use phonebill_common::config::Env;
+use phonebill_common::db::Database;
 use phonebill_common::service::Deps;
 use phonebill_test_support::{TestDb, backend_tests};
 
 use crate::helpers::add_key;
 
 backend_tests!(
-    run_returns_after_the_background_tasks_stopped,
+    shutdown_returns_after_the_background_tasks_stopped,
     |backend| async move {
         let db = TestDb::new(backend).await;
         let keys = tempfile::tempdir().unwrap();
         add_key(&keys, "k1");
         let data = tempfile::tempdir().unwrap();
         let env: HashMap<String, String> = HashMap::from([
-            ("ARGON2_MEMORY_KIB".into(), "64".into()),
-            ("ARGON2_ITERATIONS".into(), "1".into()),
+            // A hashing cost that keeps the seeding of the six demo users busy for a while, one
+            // hash at a time, so the shutdown below comes while it runs.
+            ("ARGON2_MEMORY_KIB".into(), "16384".into()),
+            ("ARGON2_ITERATIONS".into(), "2".into()),
+            ("ARGON2_MAX_CONCURRENCY".into(), "1".into()),
             ("SEED_DEMO_USERS".into(), "true".into()),
             ("REGISTRATION_MODE".into(), "open".into()),
             ("JWT_KEYS_DIR".into(), keys.path().display().to_string()),
@@ -28,25 +33,47 @@ backend_tests!(
         ]);
         let mut config = Config::from_env(Env::new(&env)).unwrap();
         config.base.database = db.config();
-        let deps = Deps::new();
-        let app = phonebill_auth::build(config, deps.clone()).await.unwrap();
+        let app = phonebill_auth::build(config, Deps::new()).await.unwrap();
         let tasks = app.background_tasks();
         // The purge runs until cancelled, so it is there whatever the seeding has done by now.
         assert!(!tasks.is_empty(), "the background tasks are the app's");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let run = tokio::spawn(phonebill_auth::run(app, listener));
-        // Shut down at once, while the migrations or the seeding may still be under way.
-        deps.shutdown.cancel();
-        tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        // Shut down once the seeding has written its first user and is hashing the next ones.
+        // (`run` ends with this same call after the server drained; called directly, nothing
+        // gives the tasks time to end on their own.)
+        let svc = app.auth_service();
+        let first = phonebill_auth::DEMO_USERS[0].id;
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while svc.store.find_user(first).await.ok().flatten().is_none() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the seeding starts");
+        tokio::time::timeout(Duration::from_secs(60), app.shutdown())
             .await
-            .expect("run returns after shutdown")
-            .unwrap()
-            .unwrap();
+            .expect("shutdown returns");
         assert!(tasks.is_closed(), "no task can be added after shutdown");
         assert!(
             tasks.is_empty(),
-            "{} background task(s) still running after run returned",
+            "{} background task(s) still running after shutdown returned",
             tasks.len()
         );
+        // The seeding that was under way finished whole before the pool closed.
+        let check = Database::start(
+            &db.config(),
+            "auth-lifecycle-check",
+            phonebill_auth::MIGRATIONS,
+            Deps::new().shutdown.child_token(),
+        )
+        .unwrap();
+        assert!(check.wait_migrated().await);
+        let store = phonebill_auth::store::for_db(&check.db);
+        for u in phonebill_auth::DEMO_USERS {
+            assert!(
+                store.find_user(u.id).await.unwrap().is_some(),
+                "demo user {} missing: the seeding was cut off",
+                u.id
+            );
+        }
     }
 );
