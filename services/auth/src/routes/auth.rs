@@ -62,7 +62,7 @@ pub struct LoginResponse {
     user: LoginUser,
 }
 
-/// `POST /api/v1/auth/login`.
+/// Contract: docs/api.md §2.3.
 #[utoipa::path(post, path = "/api/v1/auth/login", summary = "Signs a customer or an administrator in with user id and password: issues an access token and a refresh token (no token needed)", tag = "auth", request_body(content = LoginRequest, example = json!({"userId": "mvno001", "password": "Phonebill1!", "autoLogin": false})),
     responses(
         (status = 200, description = "Bare snake_case token object", body = LoginResponse, example = json!({"access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6ImF1dGgtMjAyNS0wOSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtdm5vMDAxIn0.c2ln", "refresh_token": "rt1.0b4f7c9e2d8a4f0c9e1b.kQ2vW3xY4zA5bC6dE7fG8hI9jK0lM1nO2pQ3rS4tU5v", "token_type": "Bearer", "expires_in": 1800, "user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "user": {"user_id": "mvno001", "user_name": "홍길동", "phone_number": "010-1234-5678", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]}})),
@@ -121,7 +121,7 @@ pub struct RefreshData {
     expires_in: u64,
 }
 
-/// `POST /api/v1/auth/refresh`.
+/// Contract: docs/api.md §2.4.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", summary = "Trades a signed-in client's refresh token for a new access token and a new refresh token (the old one is spent; reuse revokes the session)", tag = "auth", request_body(content = RefreshRequest, example = json!({"refreshToken": "rt1.0b4f7c9e2d8a4f0c9e1b.kQ2vW3xY4zA5bC6dE7fG8hI9jK0lM1nO2pQ3rS4tU5v"})),
     responses(
         (status = 200, description = "Envelope with camelCase data plus access_token, refresh_token, token_type, expires_in at the top level", body = phonebill_common::openapi::Enveloped<RefreshData>, example = json!({"success": true, "data": {"accessToken": "eyJhbGciOiJFZERTQSIsImtpZCI6ImF1dGgtMjAyNS0wOSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtdm5vMDAxIn0.c2ln", "refreshToken": "rt1.0b4f7c9e2d8a4f0c9e1b.Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE9dC8bA7zY6x", "tokenType": "Bearer", "expiresIn": 1800}, "message": "토큰이 갱신되었습니다", "access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6ImF1dGgtMjAyNS0wOSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtdm5vMDAxIn0.c2ln", "refresh_token": "rt1.0b4f7c9e2d8a4f0c9e1b.Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE9dC8bA7zY6x", "token_type": "Bearer", "expires_in": 1800, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
@@ -151,7 +151,7 @@ pub async fn refresh_token(
     .with_extra("expires_in", issued.expires_in))
 }
 
-/// `POST /api/v1/auth/logout`: revokes the bearer token's session (idempotent).
+/// Revokes the bearer token's session (idempotent). Contract: docs/api.md §2.5.
 #[utoipa::path(post, path = "/api/v1/auth/logout", summary = "Signs the caller out: revokes the session of the bearer token, so its refresh tokens stop working and its access tokens are refused everywhere", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "Logged out", body = phonebill_common::openapi::MessageEnvelope, example = json!({"success": true, "message": "로그아웃이 완료되었습니다.", "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
@@ -189,7 +189,7 @@ pub struct VerifyResponse {
     message: &'static str,
 }
 
-/// `GET /api/v1/auth/verify?token=`.
+/// Contract: docs/api.md §2.6.
 #[utoipa::path(get, path = "/api/v1/auth/verify", summary = "Tells any client whether an access token is valid now, and whose it is", tag = "auth", params(VerifyQuery),
     responses(
         (status = 200, description = "Bare snake_case verification object", body = VerifyResponse, example = json!({"valid": true, "user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "expires_at": "2025-09-14T11:02:11+09:00", "message": "유효한 토큰입니다."})),
@@ -225,7 +225,7 @@ pub async fn verify_token(
     }))
 }
 
-/// `GET /api/v1/auth/.well-known/jwks.json`.
+/// Contract: docs/api.md §2.7.
 #[utoipa::path(get, path = "/api/v1/auth/.well-known/jwks.json", summary = "Publishes the public keys that verify access tokens, for the other services and any verifier", tag = "auth",
     responses((status = 200, description = "JWK Set (Cache-Control: public, max-age=300)", body = JwkSet, example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "auth-2025-09", "use": "sig", "alg": "EdDSA"}]}))))]
 pub async fn get_jwks(State(s): State<AppState>) -> Response {
@@ -272,7 +272,7 @@ pub struct RegisterData {
     permissions: Vec<String>,
 }
 
-/// `POST /api/v1/auth/register` (docs/api.md §2.8, §2.8.1).
+/// Contract: docs/api.md §2.8, §2.8.1.
 #[utoipa::path(post, path = "/api/v1/auth/register", summary = "Creates an account bound to a line: a visitor registers (with the code texted to the line in verified mode), an administrator provisions any account", tag = "auth", request_body(content = RegisterRequest, example = json!({"userId": "newuser01", "customerId": "123456aB3dE5fG7hI9jK", "lineNumber": "010-1234-9999", "userName": "홍길동", "password": "Secure1234!", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"], "verificationCode": "123456"})),
     security((), ("bearer" = [])),
     responses(
@@ -344,9 +344,9 @@ pub struct VerificationData {
     resend_after_seconds: i64,
 }
 
-/// `POST /api/v1/auth/register/verification`: texts a one-time code to the line through KOS
-/// (docs/api.md §2.8.1). The answer does not say whether a code went out (only a subscriber's
-/// active line without an account gets one), so it tells nobody whether a number exists.
+/// Texts a one-time code to the line through KOS (docs/api.md §2.8.1). The answer does not say
+/// whether a code went out (only a subscriber's active line without an account gets one), so it
+/// tells nobody whether a number exists. Contract: docs/api.md §2.8.1.
 #[utoipa::path(post, path = "/api/v1/auth/register/verification", summary = "Texts a one-time registration code to a visitor's line through KOS, answering the same whether or not the line is a subscriber's", tag = "auth",
     request_body(content = VerificationRequest, example = json!({"lineNumber": "010-1234-5678"})),
     responses(
@@ -393,7 +393,7 @@ pub struct ChangePasswordParams {
     pub new_password: Option<String>,
 }
 
-/// `POST /api/v1/auth/change-password`.
+/// Contract: docs/api.md §2.9.
 #[utoipa::path(post, path = "/api/v1/auth/change-password", summary = "Changes a user's password, by the user (with the current password) or an administrator; signs every session of that user out", tag = "auth", security(("bearer" = [])),
     params(ChangePasswordParams), request_body(content = Option<ChangePasswordParams>, example = json!({"userId": "mvno001", "currentPassword": "Phonebill1!", "newPassword": "Phonebill9!"})),
     responses(
@@ -426,7 +426,7 @@ pub async fn change_password(
     ))
 }
 
-/// `POST /api/v1/auth/unlock/{userId}`.
+/// Contract: docs/api.md §2.9.
 #[utoipa::path(post, path = "/api/v1/auth/unlock/{userId}", summary = "Lets an administrator or user manager lift the login lock of an account", tag = "auth", security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id")),
     responses(
@@ -461,7 +461,7 @@ pub struct PermissionsData {
     permissions: Vec<PermissionEntry>,
 }
 
-/// `GET /api/v1/auth/permissions`: the caller's permissions as stored now.
+/// The caller's permissions as stored now. Contract: docs/api.md §2.12.
 #[utoipa::path(get, path = "/api/v1/auth/permissions", summary = "Lists every permission with whether the signed-in caller holds it now (read from the database, not the token)", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "Every code with granted true/false", body = phonebill_common::openapi::Enveloped<PermissionsData>, example = json!({"success": true, "message": "권한 정보를 성공적으로 조회했습니다.", "data": {"userId": "mvno001", "permissions": [{"permission": "BILL_INQUIRY", "description": "요금 조회 서비스 권한", "granted": true}, {"permission": "PRODUCT_CHANGE", "description": "상품 변경 서비스 권한", "granted": true}, {"permission": "ADMIN", "description": "관리자 권한", "granted": false}, {"permission": "USER_MANAGEMENT", "description": "사용자 관리 권한", "granted": false}]}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
@@ -503,7 +503,7 @@ pub struct PermissionCheckData {
     permission_details: serde_json::Value,
 }
 
-/// `POST /api/v1/auth/permissions/check`: a denial is data, not an error.
+/// A denial is data, not an error. Contract: docs/api.md §2.12.
 #[utoipa::path(post, path = "/api/v1/auth/permissions/check", summary = "Tells the signed-in caller whether they may use one service (a denial is an answer, not an error)", tag = "auth", security(("bearer" = [])),
     request_body(content = PermissionCheckRequest, example = json!({"serviceType": "BILL_INQUIRY"})),
     responses(
@@ -547,7 +547,7 @@ pub struct UserInfo {
     permissions: Vec<String>,
 }
 
-/// `GET /api/v1/auth/user-info`.
+/// Contract: docs/api.md §2.12.
 #[utoipa::path(get, path = "/api/v1/auth/user-info", summary = "Gives the signed-in caller their own profile (camelCase)", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = phonebill_common::openapi::Enveloped<UserInfo>, example = json!({"success": true, "message": "사용자 정보를 성공적으로 조회했습니다.", "data": {"userId": "mvno001", "customerId": "CU202401001", "lineNumber": "010-1234-5678", "userName": "홍길동", "accountStatus": "ACTIVE", "lastLoginAt": "2025-09-14T10:32:11+09:00", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]}, "timestamp": "2025-09-14T10:32:11.482+09:00", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"})),
@@ -570,7 +570,7 @@ pub async fn get_user_info(
     .message("사용자 정보를 성공적으로 조회했습니다."))
 }
 
-/// `GET /api/v1/auth/health`: plain text.
+/// Plain text. Contract: docs/api.md §2.13.
 #[utoipa::path(get, path = "/api/v1/auth/health", summary = "Answers plain text while the auth service runs (for people; probes use /actuator)", tag = "auth",
     responses((status = 200, description = "text/plain `Auth Service is running`", body = String, example = json!("Auth Service is running"))))]
 pub async fn health() -> &'static str {

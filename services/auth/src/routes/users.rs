@@ -45,7 +45,7 @@ fn user_object(u: UserRecord, now: chrono::DateTime<chrono::Utc>) -> UserObject 
     }
 }
 
-/// `GET /api/v1/users/{userId}`: self, or an admin/user manager.
+/// Self, or an admin/user manager. Contract: docs/api.md §2.10.
 #[utoipa::path(get, path = "/api/v1/users/{userId}", summary = "Gives a user's profile to that user or to an administrator or user manager", tag = "users", security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id")),
     responses(
@@ -71,7 +71,7 @@ pub struct ListQuery {
     pub size: Option<i64>,
 }
 
-/// `GET /api/v1/users`: admins and user managers.
+/// Admins and user managers. Contract: docs/api.md §2.10.
 #[utoipa::path(get, path = "/api/v1/users", summary = "Lists users, sorted by id and paged, for administrators and user managers", tag = "users", security(("bearer" = [])), params(ListQuery),
     responses(
         (status = 200, description = "Bare array of user objects sorted by user_id", body = [UserObject], example = json!([{"user_id": "mvno001", "customer_id": "CU202401001", "line_number": "010-1234-5678", "user_name": "홍길동", "status": "ACTIVE", "account_status": "ACTIVE", "last_login_at": "2025-09-14T10:32:11+09:00", "last_password_changed_at": "2025-09-01T09:00:00+09:00", "permissions": ["BILL_INQUIRY", "PRODUCT_CHANGE"]}])),
@@ -101,7 +101,7 @@ pub async fn list_users(
     ))
 }
 
-/// `GET /api/v1/users/by-line/{lineNumber}`: admins/user managers, or the line's owner.
+/// Admins/user managers, or the line's owner. Contract: docs/api.md §2.10.
 #[utoipa::path(get, path = "/api/v1/users/by-line/{lineNumber}", summary = "Finds the user of a line, for administrators, user managers and the line's owner", tag = "users", security(("bearer" = [])),
     params(("lineNumber" = String, Path, description = "Line, dashes optional")),
     responses(
@@ -121,7 +121,7 @@ pub async fn get_user_by_line(
     Ok(Json(user_object(u, s.svc.clock_now())))
 }
 
-/// `GET /api/v1/users/by-customer/{customerId}`: admins/user managers, or that customer.
+/// Admins/user managers, or that customer. Contract: docs/api.md §2.10.
 #[utoipa::path(get, path = "/api/v1/users/by-customer/{customerId}", summary = "Finds the (first) user of a customer, for administrators, user managers and that customer", tag = "users", security(("bearer" = [])),
     params(("customerId" = String, Path, description = "Customer id")),
     responses(
@@ -150,7 +150,7 @@ fn permission(code: &str) -> Result<Permission, ApiError> {
     Permission::parse(code).ok_or_else(|| ApiError::new(ErrorCode::PermissionNotFound))
 }
 
-/// `POST /api/v1/users/{userId}/permissions/{permissionCode}/grant`: admins only.
+/// Admins only. Contract: docs/api.md §2.11.
 #[utoipa::path(post, path = "/api/v1/users/{userId}/permissions/{permissionCode}/grant", summary = "Lets an administrator grant a permission to a user (idempotent; effective in the user's next tokens)", tag = "users",
     security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id"),
@@ -181,7 +181,7 @@ pub async fn grant_permission(
     Ok(Envelope::message_only("권한이 성공적으로 부여되었습니다."))
 }
 
-/// `DELETE /api/v1/users/{userId}/permissions/{permissionCode}`: admins only.
+/// Admins only. Contract: docs/api.md §2.11.
 #[utoipa::path(delete, path = "/api/v1/users/{userId}/permissions/{permissionCode}", summary = "Lets an administrator revoke a permission from a user (idempotent; effective in the user's next tokens)", tag = "users",
     security(("bearer" = [])),
     params(("userId" = String, Path, description = "User id"),
