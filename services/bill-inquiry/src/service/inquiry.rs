@@ -19,6 +19,7 @@ use phonebill_common::prerendered::Prerendered;
 use phonebill_common::request_id;
 use phonebill_common::time::format_kst;
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
 
 use super::poll::PollEntry;
 use super::{BillService, bill_key};
@@ -211,55 +212,64 @@ impl BillService {
                     .ok_or_else(|| ApiError::unavailable("shutting down"))?;
                 self.finish(&ctx, res).await.map(Inquiry::Done)
             }
-            Err(_) => {
-                let data = InquiryData::processing(&ctx.request_id);
-                self.inner.polls.insert(
-                    ctx.request_id.clone(),
-                    Arc::new(PollEntry {
-                        user_id: ctx.user_id.clone(),
-                        data: data.clone(),
-                    }),
-                );
-                let mut row = ctx.row(HistoryStatus::Processing);
-                row.result_code = Some(result_codes::PROCESSING.into());
-                row.result_message = Some(MSG_PROCESSING.into());
-                row.result_summary = Some(MSG_PROCESSING.into());
-                // Recorded before the follow-up exists, so the final row always comes after it;
-                // durable before the 202 goes out (the client holds its requestId).
-                if let Err(e) = self.record_durable(HistoryEvent::Inquiry(row)).await {
-                    // No 202 without its row: the client retries; the load finishes unrecorded
-                    // (its KOS call row is still queued).
-                    self.inner.polls.invalidate(&ctx.request_id);
-                    return Err(e);
-                }
-                let this = self.clone();
-                self.d().tracker.spawn(async move {
-                    let res = match handle.await {
-                        Ok(Some(r)) => r,
-                        Ok(None) | Err(_) => {
-                            this.abandon(&ctx).await;
-                            return;
-                        }
-                    };
-                    let data = match this.finish(&ctx, res).await {
-                        Ok(d) => d,
-                        Err(e) => InquiryData::failed(
-                            &ctx.request_id,
-                            outcome::poll_failure_code(&e),
-                            e.message_text(),
-                        ),
-                    };
-                    this.inner.polls.insert(
-                        ctx.request_id.clone(),
-                        Arc::new(PollEntry {
-                            user_id: ctx.user_id.clone(),
-                            data,
-                        }),
-                    );
-                });
-                Ok(Inquiry::Processing(data))
-            }
+            Err(_) => self.answer_processing(ctx, handle).await,
         }
+    }
+
+    /// The sync budget ran out: records the `PROCESSING` row (durable before the `202` goes
+    /// out), keeps the poll result in memory, and leaves a follow-up task that finishes the
+    /// request when the KOS call (`handle`) completes.
+    async fn answer_processing(
+        &self,
+        ctx: Ctx,
+        handle: JoinHandle<Option<Result<Lookup<BillResult>, KosError>>>,
+    ) -> Result<Inquiry, ApiError> {
+        let data = InquiryData::processing(&ctx.request_id);
+        self.inner.polls.insert(
+            ctx.request_id.clone(),
+            Arc::new(PollEntry {
+                user_id: ctx.user_id.clone(),
+                data: data.clone(),
+            }),
+        );
+        let mut row = ctx.row(HistoryStatus::Processing);
+        row.result_code = Some(result_codes::PROCESSING.into());
+        row.result_message = Some(MSG_PROCESSING.into());
+        row.result_summary = Some(MSG_PROCESSING.into());
+        // Recorded before the follow-up exists, so the final row always comes after it;
+        // durable before the 202 goes out (the client holds its requestId).
+        if let Err(e) = self.record_durable(HistoryEvent::Inquiry(row)).await {
+            // No 202 without its row: the client retries; the load finishes unrecorded
+            // (its KOS call row is still queued).
+            self.inner.polls.invalidate(&ctx.request_id);
+            return Err(e);
+        }
+        let this = self.clone();
+        self.d().tracker.spawn(async move {
+            let res = match handle.await {
+                Ok(Some(r)) => r,
+                Ok(None) | Err(_) => {
+                    this.abandon(&ctx).await;
+                    return;
+                }
+            };
+            let data = match this.finish(&ctx, res).await {
+                Ok(d) => d,
+                Err(e) => InquiryData::failed(
+                    &ctx.request_id,
+                    outcome::poll_failure_code(&e),
+                    e.message_text(),
+                ),
+            };
+            this.inner.polls.insert(
+                ctx.request_id.clone(),
+                Arc::new(PollEntry {
+                    user_id: ctx.user_id.clone(),
+                    data,
+                }),
+            );
+        });
+        Ok(Inquiry::Processing(data))
     }
 
     /// Records that a background call was abandoned at shutdown.
