@@ -15,6 +15,7 @@
 //! | `BEGIN_WRITE` | how a transaction that reads before it writes begins |
 //! | `bt(DateTime<Utc>)`, `bu(Uuid)`, `bj(Option<&String>)` | how an instant, an id and JSON text are bound |
 //! | `gt`, `gto`, `gu`, `gj` | how an instant, an optional instant, an id and JSON text are read from a row |
+//! | `FOR_UPDATE_SKIP_LOCKED` | the end of a sub-select picking rows to claim: lock them, skip rows being claimed |
 //!
 //! A stored value that does not parse (a SQLite TEXT column holding something this code never
 //! writes) is a [`sqlx::Error::ColumnDecode`] naming the column.
@@ -31,9 +32,9 @@ fn decode_error(col: &str, source: impl Into<BoxDynError>) -> sqlx::Error {
 /// PostgreSQL: `timestamptz`, `uuid` and `jsonb` columns, bound and read as themselves.
 pub mod postgres {
     use chrono::{DateTime, Utc};
+    use serde_json::value::RawValue;
     use sqlx::Row;
     use sqlx::types::Json;
-    use serde_json::value::RawValue;
     use uuid::Uuid;
 
     /// The sqlx database.
@@ -84,6 +85,11 @@ pub mod postgres {
             .try_get::<Option<Json<Box<RawValue>>>, _>(col)?
             .map(|j| j.0.get().to_owned()))
     }
+
+    /// Ends the sub-select that picks rows to claim (product-change reconciliation): the picked
+    /// rows are locked, and rows another transaction is claiming right now are skipped instead
+    /// of waited for, so concurrent claimers never pick the same row.
+    pub const FOR_UPDATE_SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 }
 
 /// SQLite: instants as RFC 3339 UTC text with fixed-width microseconds
@@ -150,6 +156,10 @@ pub mod sqlite {
     pub fn gj(row: &DbRow, col: &str) -> Result<Option<String>, sqlx::Error> {
         row.try_get(col)
     }
+
+    /// Nothing: SQLite has no row locks, and it runs writers one at a time, so a one-statement
+    /// `UPDATE … WHERE id IN (SELECT …)` claim already sees and takes a consistent set of rows.
+    pub const FOR_UPDATE_SKIP_LOCKED: &str = "";
 }
 
 #[cfg(test)]
@@ -207,16 +217,20 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .expect("in-memory SQLite");
-        let early = Utc.with_ymd_and_hms(2025, 9, 14, 1, 32, 11).single().expect("instant");
+        let early = Utc
+            .with_ymd_and_hms(2025, 9, 14, 1, 32, 11)
+            .single()
+            .expect("instant");
         let late = early + chrono::Duration::microseconds(1);
         let id = Uuid::new_v4();
-        let row = sqlx::query("SELECT $1 AS t, $2 AS u, $3 < $1 AS ordered, NULL AS none, 'x' AS bad")
-            .bind(sqlite::bt(late))
-            .bind(sqlite::bu(id))
-            .bind(sqlite::bt(early))
-            .fetch_one(&pool)
-            .await
-            .expect("query");
+        let row =
+            sqlx::query("SELECT $1 AS t, $2 AS u, $3 < $1 AS ordered, NULL AS none, 'x' AS bad")
+                .bind(sqlite::bt(late))
+                .bind(sqlite::bu(id))
+                .bind(sqlite::bt(early))
+                .fetch_one(&pool)
+                .await
+                .expect("query");
         assert_eq!(sqlite::gt(&row, "t").expect("instant"), late);
         assert_eq!(sqlite::gu(&row, "u").expect("id"), id);
         assert!(row.get::<bool, _>("ordered"));

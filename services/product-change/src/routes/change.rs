@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::response::Response;
-use http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use phonebill_common::auth::AuthUser;
 use phonebill_common::envelope::Envelope;
 use phonebill_common::error::{ApiError, ErrorCode};
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::{AppState, authorize, own_line};
 use crate::domain::{ProcessStatus, ValidationDetail, valid_key};
-use crate::service::{Caller, ChangeCommand, ChangeResult, render};
+use crate::service::{Caller, ChangeCommand, ChangeReply, ChangeResult};
 
 /// Body of validation and change.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -241,29 +241,11 @@ pub async fn get_change_result(
     if !valid_key(&request_id) {
         return Err(ApiError::new(ErrorCode::RequestNotFound));
     }
-    let store = state.service.store();
-    let own = |r: &crate::domain::ChangeRecord| r.user_id == user.user_id();
-    let mut found = store
-        .get_change(&request_id)
-        .await
-        .map_err(ApiError::unavailable)?
-        .filter(own);
-    if found.is_none() {
-        // The id the caller chose for its change (body `requestId`), resolved for this user
-        // only: another user's choice of the same id is another change (issue 17).
-        if let Some(id) = store
-            .find_client_id(user.user_id(), &request_id)
-            .await
-            .map_err(ApiError::unavailable)?
-        {
-            found = store
-                .get_change(&id)
-                .await
-                .map_err(ApiError::unavailable)?
-                .filter(own);
-        }
-    }
-    let r = found.ok_or_else(|| ApiError::new(ErrorCode::RequestNotFound))?;
+    let r = state
+        .service
+        .change_status(user.user_id(), &request_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::RequestNotFound))?;
     let fmt = phonebill_common::time::format_kst;
     Ok(Envelope::ok(ChangeStatusData {
         request_id: r.request_id,
@@ -281,4 +263,34 @@ pub async fn get_change_result(
             None
         },
     }))
+}
+
+/// Renders a [`ChangeReply`] as the HTTP response.
+/// (`Location` and `Retry-After` on `202`; `Idempotent-Replayed: true` on a replay).
+fn render(reply: ChangeReply, replayed: bool) -> Response {
+    let mut resp = match reply {
+        ChangeReply::Done {
+            status,
+            message,
+            data,
+            location,
+        } => {
+            let mut env = phonebill_common::envelope::Envelope::ok(data)
+                .status(status)
+                .message(message);
+            if let Some(loc) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                env = env.header(header::LOCATION, loc);
+                env = env.header(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            env.into_response()
+        }
+        ChangeReply::Error(e) => e.into_response(),
+    };
+    if replayed {
+        resp.headers_mut().insert(
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static("true"),
+        );
+    }
+    resp
 }

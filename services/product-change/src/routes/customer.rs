@@ -86,7 +86,11 @@ async fn customer(
         .value
         .ok_or_else(|| ApiError::new(ErrorCode::LineNotFound))?;
     let catalog = state.service.catalog(true).await.ok().and_then(|c| c.value);
-    let today = phonebill_common::time::now_kst().date_naive();
+    let today = state
+        .service
+        .now()
+        .with_timezone(&phonebill_common::time::kst())
+        .date_naive();
     let data = CustomerData {
         customer_id: snapshot.customer_id.clone(),
         line_number: snapshot.line_number.clone(),

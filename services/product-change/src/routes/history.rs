@@ -178,22 +178,16 @@ pub async fn list_history(
             .and_then(|t| kst.from_local_datetime(&t).single())
             .map(|t| t.with_timezone(&Utc))
     };
-    let (rows, total) = if lines.is_empty() {
-        (Vec::new(), 0)
-    } else {
-        state
-            .service
-            .store()
-            .history(&HistoryFilter {
-                lines,
-                from: start.and_then(at),
-                until: end.and_then(|e| e.succ_opt()).and_then(at),
-                limit: size,
-                offset: (page - 1).saturating_mul(size),
-            })
-            .await
-            .map_err(ApiError::unavailable)?
-    };
+    let (rows, total) = state
+        .service
+        .history(&HistoryFilter {
+            lines,
+            from: start.and_then(at),
+            until: end.and_then(|e| e.succ_opt()).and_then(at),
+            limit: size,
+            offset: (page - 1).saturating_mul(size),
+        })
+        .await?;
     let fmt = phonebill_common::time::format_kst;
     let total_pages = (total + size - 1) / size;
     Ok(Envelope::ok(HistoryData {

@@ -6,6 +6,7 @@ mod helpers;
 mod resilience;
 mod security;
 mod seed_metrics;
+mod store_contract;
 
 use std::path::Path;
 
