@@ -99,9 +99,10 @@ pub struct ValidationData {
 }
 
 /// Runs the three pre-checks.
-#[utoipa::path(post, path = "/api/v1/products/change/validation", request_body = ChangeBody, tag = "products",
+#[utoipa::path(post, path = "/api/v1/products/change/validation", request_body(content = ChangeBody, example = crate::routes::examples::change_request), tag = "products",
+    summary = "Dry run before a plan change: reports the plan, operator and line-status checks, changes nothing",
     security(("bearer" = [])),
-    responses((status = 200, description = "Checks", body = phonebill_common::openapi::Enveloped<ValidationData>),
+    responses((status = 200, description = "Checks", content((phonebill_common::openapi::Enveloped<ValidationData> = "application/json", example = crate::routes::examples::validation))),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody),
         (status = 503, body = phonebill_common::error::ErrorBody)))]
 pub async fn validate_change(
@@ -129,11 +130,12 @@ pub async fn validate_change(
 }
 
 /// Requests the change (idempotent; see docs/api.md §4.6).
-#[utoipa::path(post, path = "/api/v1/products/change", request_body = ChangeBody, tag = "products",
+#[utoipa::path(post, path = "/api/v1/products/change", request_body(content = ChangeBody, example = crate::routes::examples::change_request), tag = "products",
+    summary = "Moves the caller's line to another plan at KOS, once per Idempotency-Key; 202 while KOS's answer is pending",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–64 of [A-Za-z0-9_-]")),
-    responses((status = 200, description = "COMPLETED or FAILED", body = phonebill_common::openapi::Enveloped<ChangeResult>),
-        (status = 202, description = "PROCESSING (Location: result URL)", body = phonebill_common::openapi::Enveloped<ChangeResult>),
+    responses((status = 200, description = "COMPLETED or FAILED", content((phonebill_common::openapi::Enveloped<ChangeResult> = "application/json", example = crate::routes::examples::change_completed))),
+        (status = 202, description = "PROCESSING (Location: result URL)", content((phonebill_common::openapi::Enveloped<ChangeResult> = "application/json", example = crate::routes::examples::change_processing))),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody),
         (status = 409, body = phonebill_common::error::ErrorBody), (status = 422, body = phonebill_common::error::ErrorBody),
         (status = 503, body = phonebill_common::error::ErrorBody)))]
@@ -229,8 +231,9 @@ pub struct ChangeStatusData {
 
 /// A change's state (owner only).
 #[utoipa::path(get, path = "/api/v1/products/change/{requestId}", tag = "products",
+    summary = "Where one of the caller's plan changes stands, by the server's or the caller's own request id (poll after a 202)",
     params(("requestId" = String, Path, description = "request id")), security(("bearer" = [])),
-    responses((status = 200, description = "State", body = phonebill_common::openapi::Enveloped<ChangeStatusData>),
+    responses((status = 200, description = "State", content((phonebill_common::openapi::Enveloped<ChangeStatusData> = "application/json", example = crate::routes::examples::change_status))),
         (status = 404, body = phonebill_common::error::ErrorBody)))]
 pub async fn get_change_result(
     State(state): State<AppState>,

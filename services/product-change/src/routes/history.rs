@@ -127,8 +127,9 @@ fn date(
 
 /// The caller's change history.
 #[utoipa::path(get, path = "/api/v1/products/history", params(HistoryQuery), tag = "products",
+    summary = "The caller's own plan changes, newest first, by line and Korea-time date range, a page at a time",
     security(("bearer" = [])),
-    responses((status = 200, description = "History", body = phonebill_common::openapi::Enveloped<HistoryData>),
+    responses((status = 200, description = "History", content((phonebill_common::openapi::Enveloped<HistoryData> = "application/json", example = crate::routes::examples::history))),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody)))]
 pub async fn list_history(
     State(state): State<AppState>,

@@ -5,6 +5,7 @@
 
 pub mod change;
 pub mod customer;
+mod examples;
 pub mod history;
 pub mod products;
 

@@ -3,6 +3,7 @@
 
 mod claims;
 mod helpers;
+mod openapi;
 mod resilience;
 mod security;
 mod seed_metrics;
