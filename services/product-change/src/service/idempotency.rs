@@ -98,12 +98,8 @@ impl ProductService {
                 + chrono::Duration::from_std(self.inner.idempotency_ttl)
                     .unwrap_or(chrono::Duration::days(1)),
         };
-        let mut claim = match self
-            .inner
-            .store
-            .claim_key(&caller.user_id, &key, &row)
-            .await
-        {
+        let claim_key = || self.inner.store.claim_key(&caller.user_id, &key, &row);
+        let mut claim = match claim_key().await {
             Ok(c) => c,
             Err(e) => return (ChangeReply::Error(store_err(e)), false),
         };
@@ -125,12 +121,7 @@ impl ProductService {
                     if released {
                         tracing::warn!(request_id = %existing.request_id, "idempotency key of a request that died before its change row taken over");
                     }
-                    claim = match self
-                        .inner
-                        .store
-                        .claim_key(&caller.user_id, &key, &row)
-                        .await
-                    {
+                    claim = match claim_key().await {
                         Ok(c) => c,
                         Err(e) => return (ChangeReply::Error(store_err(e)), false),
                     };

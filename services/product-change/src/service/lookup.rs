@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use phonebill_common::cache::{Cached, Invalidate, Loaded, Negative};
+use phonebill_common::cache::{CacheKey, Cached, Invalidate, Loaded, Negative};
 use phonebill_common::error::{ApiError, ErrorCode};
 use phonebill_common::kos::client::KosError;
 use phonebill_common::kos::{KosEndpoint, ProductInquiryRequest, codes};
 use phonebill_common::line::LineNumber;
+use serde::de::DeserializeOwned;
 
 use super::{ProductService, catalog_key, kos_api_error, line_key, store_err};
 use crate::domain::{Catalog, ChangeRecord, LineSnapshot, ValidationOutcome, run_checks};
@@ -64,16 +65,28 @@ impl ProductService {
                 }
             },
             Err(e) if e.is_business() => Err(ApiError::new(ErrorCode::KosError)),
-            Err(e) => {
-                if allow_stale && let Some(s) = self.inner.cache.get_stale(&key).await {
-                    return Ok(Fetched {
-                        value: Some(s.value),
-                        stale_since: Some(s.cached_at),
-                    });
-                }
-                Err(kos_api_error(e))
-            }
+            Err(e) => self.stale_or(&key, allow_stale, e).await,
         }
+    }
+
+    /// A look-up's KOS failure `e`: the stale copy of `key` when the endpoint allows one and
+    /// it is there, else the KOS error.
+    async fn stale_or<T>(
+        &self,
+        key: &CacheKey<T>,
+        allow_stale: bool,
+        e: KosError,
+    ) -> Result<Fetched<T>, ApiError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        if allow_stale && let Some(s) = self.inner.cache.get_stale(key).await {
+            return Ok(Fetched {
+                value: Some(s.value),
+                stale_since: Some(s.cached_at),
+            });
+        }
+        Err(kos_api_error(e))
     }
 
     pub(super) async fn inquire(
@@ -126,15 +139,7 @@ impl ProductService {
                 stale_since: None,
             }),
             Err(e) if e.is_business() => Err(kos_api_error(e)),
-            Err(e) => {
-                if allow_stale && let Some(s) = self.inner.cache.get_stale(&key).await {
-                    return Ok(Fetched {
-                        value: Some(s.value),
-                        stale_since: Some(s.cached_at),
-                    });
-                }
-                Err(kos_api_error(e))
-            }
+            Err(e) => self.stale_or(&key, allow_stale, e).await,
         }
     }
 

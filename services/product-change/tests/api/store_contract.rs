@@ -11,9 +11,11 @@ use phonebill_product_change::domain::{ChangeRecord, Finish, ProcessStatus};
 use phonebill_product_change::store::postgres::PgStore;
 use phonebill_product_change::store::sqlite::SqliteStore;
 use phonebill_product_change::store::{
-    ChangeStore, Claim, DynStore, HistoryFilter, KeyRow, KosCallEvent, StoreError,
+    Claim, DynStore, HistoryFilter, KeyRow, KosCallEvent, StoreError,
 };
 use phonebill_test_support::{Backend, TestDb, backend_tests};
+
+use crate::helpers::processing_record;
 use serde_json::json;
 
 /// A migrated store on a fresh database of `backend` (the database lives as long as the guard).
@@ -42,25 +44,12 @@ fn at(secs: i64) -> DateTime<Utc> {
 
 fn record(id: &str, line: &str, requested: i64) -> ChangeRecord {
     ChangeRecord {
-        request_id: id.into(),
         user_id: "mvno001".into(),
         customer_id: "CU202401001".into(),
-        line_number: line.into(),
-        current_product_code: "5G-STANDARD-001".into(),
         current_product_name: "5G 스탠다드 플랜".into(),
-        target_product_code: "5G-PREMIUM-001".into(),
         target_product_name: "5G 프리미엄 플랜".into(),
-        process_status: ProcessStatus::Processing,
-        result_code: None,
-        result_message: None,
-        failure_reason: None,
-        kos_order_number: None,
-        effective_date: None,
-        attempts: 0,
         next_attempt_at: Some(at(requested + 30)),
-        requested_at: at(requested),
-        processed_at: None,
-        updated_at: at(requested),
+        ..processing_record(id, line, at(requested))
     }
 }
 
