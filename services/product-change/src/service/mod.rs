@@ -50,7 +50,7 @@ struct Inner {
     claimer: String,
     /// The change tasks (they outlive a dropped request; shutdown waits for them).
     detached: tokio_util::task::TaskTracker,
-    /// Where "now" comes from (tests move it).
+    /// Where "now" comes from (injected, so the time rules need no wall clock).
     clock: DynClock,
 }
 
