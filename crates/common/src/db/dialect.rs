@@ -31,9 +31,9 @@ fn decode_error(col: &str, source: impl Into<BoxDynError>) -> sqlx::Error {
 /// PostgreSQL: `timestamptz`, `uuid` and `jsonb` columns, bound and read as themselves.
 pub mod postgres {
     use chrono::{DateTime, Utc};
+    use serde_json::value::RawValue;
     use sqlx::Row;
     use sqlx::types::Json;
-    use serde_json::value::RawValue;
     use uuid::Uuid;
 
     /// The sqlx database.
@@ -207,16 +207,20 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .expect("in-memory SQLite");
-        let early = Utc.with_ymd_and_hms(2025, 9, 14, 1, 32, 11).single().expect("instant");
+        let early = Utc
+            .with_ymd_and_hms(2025, 9, 14, 1, 32, 11)
+            .single()
+            .expect("instant");
         let late = early + chrono::Duration::microseconds(1);
         let id = Uuid::new_v4();
-        let row = sqlx::query("SELECT $1 AS t, $2 AS u, $3 < $1 AS ordered, NULL AS none, 'x' AS bad")
-            .bind(sqlite::bt(late))
-            .bind(sqlite::bu(id))
-            .bind(sqlite::bt(early))
-            .fetch_one(&pool)
-            .await
-            .expect("query");
+        let row =
+            sqlx::query("SELECT $1 AS t, $2 AS u, $3 < $1 AS ordered, NULL AS none, 'x' AS bad")
+                .bind(sqlite::bt(late))
+                .bind(sqlite::bu(id))
+                .bind(sqlite::bt(early))
+                .fetch_one(&pool)
+                .await
+                .expect("query");
         assert_eq!(sqlite::gt(&row, "t").expect("instant"), late);
         assert_eq!(sqlite::gu(&row, "u").expect("id"), id);
         assert!(row.get::<bool, _>("ordered"));
