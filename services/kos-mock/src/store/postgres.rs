@@ -1,5 +1,5 @@
 //! PostgreSQL adapter of [`KosStore`]: `jsonb` answers, `timestamptz` instants. The SQL is the
-//! shared body of [`super::sql`].
+//! shared body of `store::sql`.
 
 use phonebill_common::db::dialect::postgres::*;
 use sqlx::{QueryBuilder, Row};

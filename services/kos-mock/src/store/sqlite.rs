@@ -1,5 +1,5 @@
 //! SQLite adapter of [`KosStore`]: answers as JSON text, instants as RFC 3339 UTC text. The SQL
-//! is the shared body of [`super::sql`].
+//! is the shared body of `store::sql`.
 
 use phonebill_common::db::dialect::sqlite::*;
 use sqlx::{QueryBuilder, Row};

@@ -54,6 +54,16 @@ fn change(id: &str, hash: &str, update: Option<(&str, &str, &str)>) -> ChangeRec
     }
 }
 
+/// The current product of a line that must exist.
+async fn product_of(store: &DynStore, line: &str) -> String {
+    store
+        .line(line)
+        .await
+        .expect("line")
+        .expect("exists")
+        .current_product_code
+}
+
 async fn contract(store: DynStore) {
     let products = seed::products();
     let lines = seed::lines();
@@ -110,15 +120,7 @@ async fn contract(store: DynStore) {
         store.record_change(again).await.expect("record"),
         RecordOutcome::Existing(stored.clone())
     );
-    assert_eq!(
-        store
-            .line(hong)
-            .await
-            .expect("line")
-            .expect("exists")
-            .current_product_code,
-        "5G-PREMIUM-001"
-    );
+    assert_eq!(product_of(&store, hong).await, "5G-PREMIUM-001");
 
     // A stale expected product: nothing stored, nothing switched.
     let stale = change(
@@ -131,15 +133,7 @@ async fn contract(store: DynStore) {
         RecordOutcome::Stale
     );
     assert_eq!(store.change_request("R2").await.expect("read"), None);
-    assert_eq!(
-        store
-            .line(hong)
-            .await
-            .expect("line")
-            .expect("exists")
-            .current_product_code,
-        "5G-PREMIUM-001"
-    );
+    assert_eq!(product_of(&store, hong).await, "5G-PREMIUM-001");
 
     // A business failure is recorded without a switch.
     assert_eq!(
@@ -153,15 +147,7 @@ async fn contract(store: DynStore) {
 
     // Seeding again keeps existing rows (the switched product stays).
     store.seed(&products, &lines).await.expect("seed again");
-    assert_eq!(
-        store
-            .line(hong)
-            .await
-            .expect("line")
-            .expect("exists")
-            .current_product_code,
-        "5G-PREMIUM-001"
-    );
+    assert_eq!(product_of(&store, hong).await, "5G-PREMIUM-001");
     assert_eq!(
         store.products().await.expect("products").len(),
         products.len()
