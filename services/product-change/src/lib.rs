@@ -7,6 +7,7 @@
 //! writer ([`phonebill_common::history`]) and the reconciliation task (at start and every
 //! `RECONCILE_INTERVAL_SECONDS`).
 
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod metrics;
@@ -23,7 +24,7 @@ use phonebill_common::db::{Database, Db, DbError, Migrations};
 use phonebill_common::history::{self, HistoryTask};
 use phonebill_common::http::ServiceParts;
 use phonebill_common::kos::client::KosClient;
-use phonebill_common::openapi::{BearerSecurity, StandardErrors};
+use phonebill_common::openapi::BearerSecurity;
 use phonebill_common::service::Deps;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -51,21 +52,12 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE_MIGRATIONS,
 };
 
-/// The OpenAPI document of the service.
+/// The head of the service's OpenAPI document: its title and security scheme. The operations
+/// are added by [`routes::router`] from the handlers it mounts, so each route is declared once.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "phonebill product-change service", description = "See docs/api.md §4 for the wire contract."),
-    modifiers(&BearerSecurity, &StandardErrors),
-    paths(
-        routes::customer::get_customer,
-        routes::customer::get_customer_by_path,
-        routes::customer::get_menu,
-        routes::products::list_available,
-        routes::change::validate_change,
-        routes::change::request_change,
-        routes::change::get_change_result,
-        routes::history::list_history,
-    ),
+    modifiers(&BearerSecurity),
     components(schemas(phonebill_common::error::ErrorBody))
 )]
 pub struct ApiDoc;
@@ -162,6 +154,7 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
         config.budget,
         config.reconcile,
         config.idempotency_ttl,
+        Arc::new(clock::SystemClock),
     );
     let reconciler = config.reconcile.enabled.then(|| {
         let service = service.clone();
@@ -229,16 +222,14 @@ impl App {
             self.history.health(),
         ];
         health.extend(self.replica_health.clone());
+        let (router, openapi) = routes::router(routes::AppState {
+            service: self.service.clone(),
+            verifier: self.verifier.clone(),
+        });
         ServiceParts {
             name: SERVICE,
-            router: metrics::track(
-                routes::router(routes::AppState {
-                    service: self.service.clone(),
-                    verifier: self.verifier.clone(),
-                }),
-                &self.deps.metrics,
-            ),
-            openapi: ApiDoc::openapi(),
+            router: metrics::track(router, &self.deps.metrics),
+            openapi,
             health,
         }
     }

@@ -15,6 +15,7 @@
 //! | `BEGIN_WRITE` | how a transaction that reads before it writes begins |
 //! | `bt(DateTime<Utc>)`, `bu(Uuid)`, `bj(Option<&String>)` | how an instant, an id and JSON text are bound |
 //! | `gt`, `gto`, `gu`, `gj` | how an instant, an optional instant, an id and JSON text are read from a row |
+//! | `FOR_UPDATE_SKIP_LOCKED` | the end of a sub-select picking rows to claim: lock them, skip rows being claimed |
 //!
 //! A stored value that does not parse (a SQLite TEXT column holding something this code never
 //! writes) is a [`sqlx::Error::ColumnDecode`] naming the column.
@@ -84,6 +85,11 @@ pub mod postgres {
             .try_get::<Option<Json<Box<RawValue>>>, _>(col)?
             .map(|j| j.0.get().to_owned()))
     }
+
+    /// Ends the sub-select that picks rows to claim (product-change reconciliation): the picked
+    /// rows are locked, and rows another transaction is claiming right now are skipped instead
+    /// of waited for, so concurrent claimers never pick the same row.
+    pub const FOR_UPDATE_SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 }
 
 /// SQLite: instants as RFC 3339 UTC text with fixed-width microseconds
@@ -150,6 +156,10 @@ pub mod sqlite {
     pub fn gj(row: &DbRow, col: &str) -> Result<Option<String>, sqlx::Error> {
         row.try_get(col)
     }
+
+    /// Nothing: SQLite has no row locks, and it runs writers one at a time, so a one-statement
+    /// `UPDATE … WHERE id IN (SELECT …)` claim already sees and takes a consistent set of rows.
+    pub const FOR_UPDATE_SKIP_LOCKED: &str = "";
 }
 
 #[cfg(test)]

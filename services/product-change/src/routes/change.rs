@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::response::Response;
-use http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use phonebill_common::auth::AuthUser;
 use phonebill_common::envelope::Envelope;
 use phonebill_common::error::{ApiError, ErrorCode};
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::{AppState, authorize, own_line};
 use crate::domain::{ProcessStatus, ValidationDetail, valid_key};
-use crate::service::{Caller, ChangeCommand, ChangeResult, render};
+use crate::service::{Caller, ChangeCommand, ChangeReply, ChangeResult};
 
 /// Body of validation and change.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -99,9 +99,10 @@ pub struct ValidationData {
 }
 
 /// Runs the three pre-checks.
-#[utoipa::path(post, path = "/api/v1/products/change/validation", request_body = ChangeBody, tag = "products",
+#[utoipa::path(post, path = "/api/v1/products/change/validation", request_body(content = ChangeBody, example = crate::routes::examples::change_request), tag = "products",
+    summary = "Dry run before a plan change: reports the plan, operator and line-status checks, changes nothing",
     security(("bearer" = [])),
-    responses((status = 200, description = "Checks", body = phonebill_common::openapi::Enveloped<ValidationData>),
+    responses((status = 200, description = "Checks", content((phonebill_common::openapi::Enveloped<ValidationData> = "application/json", example = crate::routes::examples::validation))),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody),
         (status = 503, body = phonebill_common::error::ErrorBody)))]
 pub async fn validate_change(
@@ -129,11 +130,12 @@ pub async fn validate_change(
 }
 
 /// Requests the change (idempotent; see docs/api.md §4.6).
-#[utoipa::path(post, path = "/api/v1/products/change", request_body = ChangeBody, tag = "products",
+#[utoipa::path(post, path = "/api/v1/products/change", request_body(content = ChangeBody, example = crate::routes::examples::change_request), tag = "products",
+    summary = "Moves the caller's line to another plan at KOS, once per Idempotency-Key; 202 while KOS's answer is pending",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–64 of [A-Za-z0-9_-]")),
-    responses((status = 200, description = "COMPLETED or FAILED", body = phonebill_common::openapi::Enveloped<ChangeResult>),
-        (status = 202, description = "PROCESSING (Location: result URL)", body = phonebill_common::openapi::Enveloped<ChangeResult>),
+    responses((status = 200, description = "COMPLETED or FAILED", content((phonebill_common::openapi::Enveloped<ChangeResult> = "application/json", example = crate::routes::examples::change_completed))),
+        (status = 202, description = "PROCESSING (Location: result URL)", content((phonebill_common::openapi::Enveloped<ChangeResult> = "application/json", example = crate::routes::examples::change_processing))),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody),
         (status = 409, body = phonebill_common::error::ErrorBody), (status = 422, body = phonebill_common::error::ErrorBody),
         (status = 503, body = phonebill_common::error::ErrorBody)))]
@@ -229,8 +231,9 @@ pub struct ChangeStatusData {
 
 /// A change's state (owner only).
 #[utoipa::path(get, path = "/api/v1/products/change/{requestId}", tag = "products",
+    summary = "Where one of the caller's plan changes stands, by the server's or the caller's own request id (poll after a 202)",
     params(("requestId" = String, Path, description = "request id")), security(("bearer" = [])),
-    responses((status = 200, description = "State", body = phonebill_common::openapi::Enveloped<ChangeStatusData>),
+    responses((status = 200, description = "State", content((phonebill_common::openapi::Enveloped<ChangeStatusData> = "application/json", example = crate::routes::examples::change_status))),
         (status = 404, body = phonebill_common::error::ErrorBody)))]
 pub async fn get_change_result(
     State(state): State<AppState>,
@@ -241,29 +244,11 @@ pub async fn get_change_result(
     if !valid_key(&request_id) {
         return Err(ApiError::new(ErrorCode::RequestNotFound));
     }
-    let store = state.service.store();
-    let own = |r: &crate::domain::ChangeRecord| r.user_id == user.user_id();
-    let mut found = store
-        .get_change(&request_id)
-        .await
-        .map_err(ApiError::unavailable)?
-        .filter(own);
-    if found.is_none() {
-        // The id the caller chose for its change (body `requestId`), resolved for this user
-        // only: another user's choice of the same id is another change (issue 17).
-        if let Some(id) = store
-            .find_client_id(user.user_id(), &request_id)
-            .await
-            .map_err(ApiError::unavailable)?
-        {
-            found = store
-                .get_change(&id)
-                .await
-                .map_err(ApiError::unavailable)?
-                .filter(own);
-        }
-    }
-    let r = found.ok_or_else(|| ApiError::new(ErrorCode::RequestNotFound))?;
+    let r = state
+        .service
+        .change_status(user.user_id(), &request_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::RequestNotFound))?;
     let fmt = phonebill_common::time::format_kst;
     Ok(Envelope::ok(ChangeStatusData {
         request_id: r.request_id,
@@ -281,4 +266,34 @@ pub async fn get_change_result(
             None
         },
     }))
+}
+
+/// Renders a [`ChangeReply`] as the HTTP response.
+/// (`Location` and `Retry-After` on `202`; `Idempotent-Replayed: true` on a replay).
+fn render(reply: ChangeReply, replayed: bool) -> Response {
+    let mut resp = match reply {
+        ChangeReply::Done {
+            status,
+            message,
+            data,
+            location,
+        } => {
+            let mut env = phonebill_common::envelope::Envelope::ok(data)
+                .status(status)
+                .message(message);
+            if let Some(loc) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                env = env.header(header::LOCATION, loc);
+                env = env.header(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            env.into_response()
+        }
+        ChangeReply::Error(e) => e.into_response(),
+    };
+    if replayed {
+        resp.headers_mut().insert(
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static("true"),
+        );
+    }
+    resp
 }

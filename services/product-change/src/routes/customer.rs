@@ -48,8 +48,9 @@ pub struct CustomerData {
 
 /// Customer, line and current product.
 #[utoipa::path(get, path = "/api/v1/products/customer", params(CustomerQuery), tag = "products",
+    summary = "A customer's line and current plan, with contract end and early-termination fee, for the product-change screen of the line's owner",
     security(("bearer" = [])),
-    responses((status = 200, description = "Customer", body = phonebill_common::openapi::Enveloped<CustomerData>),
+    responses((status = 200, description = "Customer", content((phonebill_common::openapi::Enveloped<CustomerData> = "application/json", example = crate::routes::examples::customer))),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody),
         (status = 404, body = phonebill_common::error::ErrorBody), (status = 503, body = phonebill_common::error::ErrorBody),
         (status = 504, body = phonebill_common::error::ErrorBody)))]
@@ -63,8 +64,9 @@ pub async fn get_customer(
 
 /// Alias of the query form.
 #[utoipa::path(get, path = "/api/v1/products/customer/{lineNumber}", tag = "products",
+    summary = "The same customer view with the line in the path (alias of the query form), for the line's owner",
     params(("lineNumber" = String, Path, description = "line number")), security(("bearer" = [])),
-    responses((status = 200, description = "Customer", body = phonebill_common::openapi::Enveloped<CustomerData>),
+    responses((status = 200, description = "Customer", content((phonebill_common::openapi::Enveloped<CustomerData> = "application/json", example = crate::routes::examples::customer))),
         (status = 403, body = phonebill_common::error::ErrorBody), (status = 404, body = phonebill_common::error::ErrorBody)))]
 pub async fn get_customer_by_path(
     State(state): State<AppState>,
@@ -86,7 +88,11 @@ async fn customer(
         .value
         .ok_or_else(|| ApiError::new(ErrorCode::LineNotFound))?;
     let catalog = state.service.catalog(true).await.ok().and_then(|c| c.value);
-    let today = phonebill_common::time::now_kst().date_naive();
+    let today = state
+        .service
+        .now()
+        .with_timezone(&phonebill_common::time::kst())
+        .date_naive();
     let data = CustomerData {
         customer_id: snapshot.customer_id.clone(),
         line_number: snapshot.line_number.clone(),
@@ -133,7 +139,8 @@ pub struct MenuData {
 
 /// The product-change menu of the caller's first line; never fails because of KOS.
 #[utoipa::path(get, path = "/api/v1/products/menu", tag = "products", security(("bearer" = [])),
-    responses((status = 200, description = "Menu", body = phonebill_common::openapi::Enveloped<MenuData>), (status = 403, body = phonebill_common::error::ErrorBody)))]
+    summary = "The product-change menu and current plan of the caller's first line; answers even when KOS is down",
+    responses((status = 200, description = "Menu", content((phonebill_common::openapi::Enveloped<MenuData> = "application/json", example = crate::routes::examples::menu))), (status = 403, body = phonebill_common::error::ErrorBody)))]
 pub async fn get_menu(
     State(state): State<AppState>,
     user: AuthUser,

@@ -127,8 +127,9 @@ fn date(
 
 /// The caller's change history.
 #[utoipa::path(get, path = "/api/v1/products/history", params(HistoryQuery), tag = "products",
+    summary = "The caller's own plan changes, newest first, by line and Korea-time date range, a page at a time",
     security(("bearer" = [])),
-    responses((status = 200, description = "History", body = phonebill_common::openapi::Enveloped<HistoryData>),
+    responses((status = 200, description = "History", content((phonebill_common::openapi::Enveloped<HistoryData> = "application/json", example = crate::routes::examples::history))),
         (status = 400, body = phonebill_common::error::ErrorBody), (status = 403, body = phonebill_common::error::ErrorBody)))]
 pub async fn list_history(
     State(state): State<AppState>,
@@ -178,22 +179,16 @@ pub async fn list_history(
             .and_then(|t| kst.from_local_datetime(&t).single())
             .map(|t| t.with_timezone(&Utc))
     };
-    let (rows, total) = if lines.is_empty() {
-        (Vec::new(), 0)
-    } else {
-        state
-            .service
-            .store()
-            .history(&HistoryFilter {
-                lines,
-                from: start.and_then(at),
-                until: end.and_then(|e| e.succ_opt()).and_then(at),
-                limit: size,
-                offset: (page - 1).saturating_mul(size),
-            })
-            .await
-            .map_err(ApiError::unavailable)?
-    };
+    let (rows, total) = state
+        .service
+        .history(&HistoryFilter {
+            lines,
+            from: start.and_then(at),
+            until: end.and_then(|e| e.succ_opt()).and_then(at),
+            limit: size,
+            offset: (page - 1).saturating_mul(size),
+        })
+        .await?;
     let fmt = phonebill_common::time::format_kst;
     let total_pages = (total + size - 1) / size;
     Ok(Envelope::ok(HistoryData {

@@ -1,17 +1,24 @@
 //! HTTP routes of docs/api.md §4: one module per resource; handlers parse the wire into domain types,
-//! authorise from the token (`PRODUCT_CHANGE`, own lines), call [`crate::service`], and map.
+//! authorise from the token (`PRODUCT_CHANGE`, own lines), call [`crate::service`], and render
+//! the answer. Each route is declared once, in [`router`]: its path, method and OpenAPI
+//! operation come from the handler's `#[utoipa::path]`.
 
 pub mod change;
 pub mod customer;
+mod examples;
 pub mod history;
 pub mod products;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
 use phonebill_common::auth::{AuthUser, Permission, TokenVerifier};
 use phonebill_common::error::{ApiError, ErrorCode};
 use phonebill_common::line::LineNumber;
+use phonebill_common::openapi::StandardErrors;
+use utoipa::openapi::OpenApi;
+use utoipa::{Modify, OpenApi as _};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::service::ProductService;
 
@@ -30,27 +37,23 @@ impl FromRef<AppState> for TokenVerifier {
     }
 }
 
-/// The business routes with state applied.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/products/customer", get(customer::get_customer))
-        .route(
-            "/api/v1/products/customer/{lineNumber}",
-            get(customer::get_customer_by_path),
-        )
-        .route("/api/v1/products/menu", get(customer::get_menu))
-        .route("/api/v1/products/available", get(products::list_available))
-        .route(
-            "/api/v1/products/change/validation",
-            post(change::validate_change),
-        )
-        .route("/api/v1/products/change", post(change::request_change))
-        .route(
-            "/api/v1/products/change/{requestId}",
-            get(change::get_change_result),
-        )
-        .route("/api/v1/products/history", get(history::list_history))
+/// The business routes with state applied, and the service's OpenAPI document made from the
+/// same declarations (plus the failures the shared HTTP stack adds to every operation).
+pub fn router(state: AppState) -> (Router, OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(crate::ApiDoc::openapi())
+        .routes(routes!(customer::get_customer))
+        .routes(routes!(customer::get_customer_by_path))
+        .routes(routes!(customer::get_menu))
+        .routes(routes!(products::list_available))
+        .routes(routes!(change::validate_change))
+        .routes(routes!(change::request_change))
+        .routes(routes!(change::get_change_result))
+        .routes(routes!(history::list_history))
         .with_state(state)
+        .split_for_parts();
+    // After the paths are in: it adds responses to each operation.
+    StandardErrors.modify(&mut doc);
+    (router, doc)
 }
 
 /// `PRODUCT_CHANGE` or `403 FORBIDDEN`.

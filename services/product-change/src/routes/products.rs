@@ -31,8 +31,9 @@ pub struct AvailableData {
 
 /// Products on sale.
 #[utoipa::path(get, path = "/api/v1/products/available", params(AvailableQuery), tag = "products",
+    summary = "Plans on sale a customer can move to, dearest first, optionally without their current plan",
     security(("bearer" = [])),
-    responses((status = 200, description = "Products", body = phonebill_common::openapi::Enveloped<AvailableData>),
+    responses((status = 200, description = "Products", content((phonebill_common::openapi::Enveloped<AvailableData> = "application/json", example = crate::routes::examples::available))),
         (status = 403, body = phonebill_common::error::ErrorBody), (status = 503, body = phonebill_common::error::ErrorBody)))]
 pub async fn list_available(
     State(state): State<AppState>,

@@ -1,7 +1,9 @@
 //! Persistence of the product-change service: the change records (outbox), idempotency keys and
-//! the KOS call log, behind [`ChangeStore`] with a PostgreSQL and a SQLite adapter.
+//! the KOS call log, behind [`ChangeStore`]. The SQL is written once ([`sql`]); the PostgreSQL and
+//! SQLite adapters expand it over their dialect (`phonebill_common::db::dialect`).
 
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -99,12 +101,14 @@ pub trait ChangeStore: Send + Sync + 'static {
     /// Writes the final state if the record is still `PROCESSING`/`PENDING`; `false` if it was
     /// already final (so a result is applied exactly once).
     async fn finish_change(&self, request_id: &str, f: &Finish) -> Result<bool, StoreError>;
-    /// Records a reconciliation attempt.
+    /// Records a reconciliation attempt made at `now` (the row's `updated_at`), if the record is
+    /// still `PROCESSING`/`PENDING`.
     async fn record_attempt(
         &self,
         request_id: &str,
         attempts: i32,
         next_attempt_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// One record.
     async fn get_change(&self, request_id: &str) -> Result<Option<ChangeRecord>, StoreError>;

@@ -9,31 +9,20 @@ use chrono::Utc;
 use phonebill_product_change::domain::{ChangeRecord, ProcessStatus};
 use phonebill_test_support::backend_tests;
 
-use crate::helpers::{TestApp, spawn_app_manual_reconcile, spawn_on};
+use crate::helpers::{TestApp, processing_record, spawn_app_manual_reconcile, spawn_on};
 
 /// A `PROCESSING` row as the outbox leaves it when the process dies before KOS answers.
 fn stuck(i: usize) -> ChangeRecord {
     let now = Utc::now();
     ChangeRecord {
-        request_id: format!("PCR_CLAIM_{i:04}"),
         user_id: "u-claims".into(),
         customer_id: "CU-claims".into(),
-        line_number: format!("01077{i:06}"),
-        current_product_code: "5G-STANDARD-001".into(),
-        current_product_name: String::new(),
-        target_product_code: "5G-PREMIUM-001".into(),
-        target_product_name: String::new(),
-        process_status: ProcessStatus::Processing,
-        result_code: None,
-        result_message: None,
-        failure_reason: None,
-        kos_order_number: None,
-        effective_date: None,
-        attempts: 0,
-        next_attempt_at: None,
-        requested_at: now - chrono::Duration::seconds(i as i64 % 60),
-        processed_at: None,
         updated_at: now,
+        ..processing_record(
+            &format!("PCR_CLAIM_{i:04}"),
+            &format!("01077{i:06}"),
+            now - chrono::Duration::seconds(i as i64 % 60),
+        )
     }
 }
 

@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use phonebill_common::auth::keys::{JwkSet, SigningKey};
 use phonebill_common::auth::{Claims, KeySource};
 use phonebill_common::config::Env;
 use phonebill_common::service::Deps;
+use phonebill_product_change::domain::{ChangeRecord, ProcessStatus};
 use phonebill_product_change::service::ProductService;
 use phonebill_test_support::{Backend, TestDb};
 use serde_json::{Value, json};
@@ -280,4 +282,35 @@ impl TestApp {
 
 pub fn change_body(line: &str, current: &str, target: &str) -> Value {
     json!({ "lineNumber": line, "currentProductCode": current, "targetProductCode": target })
+}
+
+/// A `PROCESSING` change of `line` from `5G-STANDARD-001` to `5G-PREMIUM-001` requested at
+/// `requested_at`, as the outbox leaves it before KOS answers (tests insert it straight into the
+/// store to stand for a process that died there); callers override fields with `..`.
+pub fn processing_record(
+    request_id: &str,
+    line: &str,
+    requested_at: DateTime<Utc>,
+) -> ChangeRecord {
+    ChangeRecord {
+        request_id: request_id.into(),
+        user_id: "u-test".into(),
+        customer_id: "CU-test".into(),
+        line_number: line.into(),
+        current_product_code: "5G-STANDARD-001".into(),
+        current_product_name: String::new(),
+        target_product_code: "5G-PREMIUM-001".into(),
+        target_product_name: String::new(),
+        process_status: ProcessStatus::Processing,
+        result_code: None,
+        result_message: None,
+        failure_reason: None,
+        kos_order_number: None,
+        effective_date: None,
+        attempts: 0,
+        next_attempt_at: None,
+        requested_at,
+        processed_at: None,
+        updated_at: requested_at,
+    }
 }

@@ -3,9 +3,11 @@
 
 mod claims;
 mod helpers;
+mod openapi;
 mod resilience;
 mod security;
 mod seed_metrics;
+mod store_contract;
 
 use std::path::Path;
 
@@ -392,25 +394,12 @@ backend_tests!(crash_recovery_reconciles_once, |backend| async move {
     let app = spawn_app(backend).await;
     let now = Utc::now();
     let rec = |rid: &str, line: &str, cur: &str, target: &str, age_min: i64| ChangeRecord {
-        request_id: rid.into(),
         user_id: "u-crash".into(),
         customer_id: "CU".into(),
-        line_number: line.into(),
         current_product_code: cur.into(),
-        current_product_name: String::new(),
         target_product_code: target.into(),
-        target_product_name: String::new(),
-        process_status: ProcessStatus::Processing,
-        result_code: None,
-        result_message: None,
-        failure_reason: None,
-        kos_order_number: None,
-        effective_date: None,
-        attempts: 0,
-        next_attempt_at: None,
-        requested_at: now - chrono::Duration::minutes(age_min),
-        processed_at: None,
         updated_at: now,
+        ..helpers::processing_record(rid, line, now - chrono::Duration::minutes(age_min))
     };
     // As if the process died right after the outbox write.
     app.service
