@@ -534,3 +534,145 @@ async fn the_registration_page_still_works_locally() {
     let b: Value = r.json().await.expect("json");
     assert_eq!(b["error"]["code"], "CUSTOMER_ALREADY_REGISTERED", "{b}");
 }
+
+/// The committed OpenAPI documents (docs/openapi/<name>.json), one per service.
+fn snapshot_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi")
+}
+
+/// `v` with every object's keys in sorted order, whatever map the JSON parser used, so the
+/// committed files are stable and diff line by line.
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The JSON pointer of the first place where `a` and `b` differ, with both values there.
+fn first_difference(path: &str, a: &Value, b: &Value) -> Option<(String, String, String)> {
+    let short = |v: Option<&Value>| {
+        let s = v.map_or_else(|| "(absent)".to_owned(), Value::to_string);
+        if s.chars().count() > 200 {
+            format!("{}…", s.chars().take(200).collect::<String>())
+        } else {
+            s
+        }
+    };
+    let here = || Some((path.to_owned(), short(Some(a)), short(Some(b))));
+    // RFC 6901 escaping of a key.
+    let child = |k: &str| format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(va), Some(vb)) => first_difference(&child(k), va, vb),
+                (va, vb) => Some((child(k), short(va), short(vb))),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            let found = x
+                .iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (va, vb))| first_difference(&format!("{path}/{i}"), va, vb));
+            match found {
+                Some(d) => Some(d),
+                None if x.len() != y.len() => Some((
+                    format!("{path} (length)"),
+                    x.len().to_string(),
+                    y.len().to_string(),
+                )),
+                None => None,
+            }
+        }
+        _ if a == b => None,
+        _ => here(),
+    }
+}
+
+/// Every OpenAPI document the all-in-one serves equals its committed snapshot under
+/// docs/openapi/, so a change to a route, a schema, a summary or an example shows up in review
+/// as a diff of that file. `UPDATE_OPENAPI_SNAPSHOTS=1` rewrites the files instead.
+#[tokio::test]
+async fn openapi_snapshots() {
+    let (app, _) = start();
+    let update = std::env::var_os("UPDATE_OPENAPI_SNAPSHOTS").is_some();
+    let index: Value = get(&format!("{}/v3/api-docs", app.base))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mut names: Vec<String> = index["services"]
+        .as_array()
+        .expect("index lists documents")
+        .iter()
+        .map(|d| {
+            let path = d.as_str().expect("path");
+            path.rsplit('/').next().expect("name").to_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["auth", "bill-inquiry", "kos-mock", "product-change"],
+        "{index}"
+    );
+    let dir = snapshot_dir();
+    let mut failures = Vec::new();
+    for name in &names {
+        let url = format!("{}/v3/api-docs/{name}", app.base);
+        let live = sorted(get(&url).await.json().await.expect("json"));
+        let file = dir.join(format!("{name}.json"));
+        if update {
+            let mut text = serde_json::to_string_pretty(&live).expect("serialise");
+            text.push('\n');
+            std::fs::create_dir_all(&dir).expect("docs/openapi");
+            std::fs::write(&file, text).expect("write snapshot");
+            continue;
+        }
+        let committed: Value = match std::fs::read_to_string(&file) {
+            Ok(text) => serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", file.display())),
+            Err(e) => {
+                failures.push(format!("{}: {e}", file.display()));
+                continue;
+            }
+        };
+        if let Some((pointer, was, now)) = first_difference("", &committed, &live) {
+            failures.push(format!(
+                "docs/openapi/{name}.json differs from {url} first at `{pointer}`:\n  committed: {was}\n  served:    {now}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nIf the change is intended, rewrite the snapshots and review their diff:\n  \
+         UPDATE_OPENAPI_SNAPSHOTS=1 cargo nextest run -p phonebill -E 'test(openapi_snapshots)'",
+        failures.join("\n\n")
+    );
+}
+
+/// The diff helper names the first differing JSON pointer (a snapshot failure must say where).
+#[test]
+fn first_difference_names_the_pointer() {
+    let a = serde_json::json!({"paths": {"/a/b": {"get": {"summary": "x"}}}, "n": [1, 2]});
+    let b = serde_json::json!({"paths": {"/a/b": {"get": {"summary": "y"}}}, "n": [1, 2]});
+    let (pointer, was, now) = first_difference("", &a, &b).expect("differs");
+    assert_eq!(pointer, "/paths/~1a~1b/get/summary");
+    assert_eq!((was.as_str(), now.as_str()), ("\"x\"", "\"y\""));
+    let c = serde_json::json!({"paths": {"/a/b": {"get": {"summary": "x"}}}, "n": [1]});
+    assert_eq!(
+        first_difference("", &a, &c).map(|d| d.0),
+        Some("/n (length)".to_owned())
+    );
+    assert_eq!(first_difference("", &a, &a.clone()), None);
+    assert_eq!(sorted(a.clone()), a);
+}

@@ -53,7 +53,8 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE_MIGRATIONS,
 };
 
-/// The OpenAPI document of the service.
+/// The OpenAPI document of the service without its paths: [`routes::router`] adds each route
+/// with its operation.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -62,32 +63,6 @@ pub const MIGRATIONS: Migrations = Migrations {
             (`success`, `resultCode`, `resultMessage`, `data`, `timestamp`, `traceId`); mock-data routes in the \
             legacy `ApiResponse`. Extensions beyond the as-built mock: `POST /api/v1/kos/mock-datas/bulk` \
             (load-test data), `/api/v1/kos/admin/*` (faults, simulation), fault mode `malformed`, result code 9403."
-    ),
-    paths(
-        routes::bill::inquire_bill,
-        routes::bill::inquire_bill_alias,
-        routes::bill::get_available_months,
-        routes::product::inquire_product,
-        routes::product::change_product,
-        routes::product::change_product_alias,
-        routes::product::list_products,
-        routes::auth::issue_token,
-        routes::auth::issue_token_alias,
-        routes::mock_data::create_mock_data,
-        routes::mock_data::create_mock_data_alias,
-        routes::mock_data::create_mock_data_bulk,
-        routes::mock_data::get_customer_product,
-        routes::mock_data::get_customer_product_alias,
-        routes::mock_data::get_customer_bill,
-        routes::mock_data::get_customer_bill_alias,
-        routes::admin::list_faults,
-        routes::admin::arm_fault,
-        routes::admin::clear_faults,
-        routes::admin::get_simulation,
-        routes::admin::update_simulation,
-        routes::sms::send_sms,
-        routes::sms::read_outbox,
-        routes::sms::clear_outbox,
     ),
     components(schemas(phonebill_common::error::ErrorBody, reply::KosFailure)),
     tags(
@@ -245,10 +220,11 @@ impl App {
             done: self.ready.clone(),
             pending: "demo data not seeded yet",
         }));
+        let (router, openapi) = routes::router(&self.state).split_for_parts();
         ServiceParts {
             name: SERVICE,
-            router: routes::router(&self.state),
-            openapi: ApiDoc::openapi(),
+            router,
+            openapi,
             health,
         }
     }

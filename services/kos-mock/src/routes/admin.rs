@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
-use phonebill_common::kos::{FaultMode, FaultRequest, KosEndpoint, KosEnvelope, codes};
+use phonebill_common::kos::{FaultMode, FaultRequest, KosEndpoint, KosEnvelope, codes, paths};
 use serde::Deserialize;
 
 use crate::reply::{self, KosFailure, KosJson};
@@ -19,7 +19,8 @@ const FAULTS_DISABLED: &str = "장애 주입이 비활성화되어 있습니다 
 /// `GET /api/v1/kos/admin/faults`: the armed faults with what is left of them.
 #[utoipa::path(
     get,
-    path = "/api/v1/kos/admin/faults",
+    path = paths::ADMIN_FAULTS,
+    summary = "Lists the armed faults and what is left of each, for tests and operators",
     tag = "kos-admin",
     responses(
         (status = 200, description = "Armed faults", body = KosEnvelope<Vec<FaultView>>),
@@ -49,11 +50,12 @@ pub struct RawFault {
 /// `PUT /api/v1/kos/admin/faults`: arms a fault for `count` calls or `durationSeconds`.
 #[utoipa::path(
     put,
-    path = "/api/v1/kos/admin/faults",
+    path = paths::ADMIN_FAULTS,
+    summary = "Arms a fault on an endpoint for a number of calls or seconds, for tests",
     tag = "kos-admin",
-    request_body = FaultRequest,
+    request_body(content = FaultRequest, example = json!({ "endpoint": "bill-inquiry", "mode": "timeout", "count": 3, "delayMs": 6000 })),
     responses(
-        (status = 200, description = "Armed; `data` lists every armed fault", body = KosEnvelope<Vec<FaultView>>),
+        (status = 200, description = "Armed; `data` lists every armed fault", body = KosEnvelope<Vec<FaultView>>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "장애 주입 목록", "data": [ { "endpoint": "bill-inquiry", "mode": "timeout", "remainingCount": 3, "delayMs": 6000 } ], "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001 unknown endpoint or mode, count 0, durationSeconds outside 1..=86400, delayMs over 600000", body = KosFailure),
         (status = 403, description = "9403 fault injection disabled", body = KosFailure),
     )
@@ -120,7 +122,8 @@ pub async fn arm_fault(
 /// `DELETE /api/v1/kos/admin/faults`: disarms every fault.
 #[utoipa::path(
     delete,
-    path = "/api/v1/kos/admin/faults",
+    path = paths::ADMIN_FAULTS,
+    summary = "Disarms every fault, for tests",
     tag = "kos-admin",
     responses((status = 200, description = "Cleared", body = KosEnvelope<Vec<FaultView>>))
 )]
@@ -136,7 +139,8 @@ pub async fn clear_faults(State(app): State<Arc<AppState>>) -> Response {
 /// `GET /api/v1/kos/admin/simulation`: the current simulation settings.
 #[utoipa::path(
     get,
-    path = "/api/v1/kos/admin/simulation",
+    path = paths::ADMIN_SIMULATION,
+    summary = "Shows the latency, failure-rate and rate-limit settings, for tests and operators",
     tag = "kos-admin",
     responses((status = 200, description = "Settings", body = KosEnvelope<SimView>))
 )]
@@ -148,9 +152,10 @@ pub async fn get_simulation(State(app): State<Arc<AppState>>) -> Response {
 /// limiting or the RNG seed at run time.
 #[utoipa::path(
     put,
-    path = "/api/v1/kos/admin/simulation",
+    path = paths::ADMIN_SIMULATION,
+    summary = "Changes latency, failure rates, rate limiting or the RNG seed at run time, for tests and operators",
     tag = "kos-admin",
-    request_body = SimUpdate,
+    request_body(content = SimUpdate, example = json!({ "mode": "realistic", "rateLimitEnabled": false, "seed": 42, "endpoints": { "bill-inquiry": { "minMs": 200, "maxMs": 500, "successRate": 0.995 } } })),
     responses(
         (status = 200, description = "New settings", body = KosEnvelope<SimView>),
         (status = 400, description = "9001 invalid value, 9004 wrong type", body = KosFailure),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
-use phonebill_common::kos::{KosEnvelope, ServiceAuthData, ServiceAuthRequest, codes};
+use phonebill_common::kos::{KosEnvelope, ServiceAuthData, ServiceAuthRequest, codes, paths};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
@@ -24,11 +24,12 @@ pub struct RawServiceAuth {
 /// `POST /api/kos/auth`: exchanges the shared key for a short-lived service token.
 #[utoipa::path(
     post,
-    path = "/api/kos/auth",
+    path = paths::AUTH,
+    summary = "Exchanges the shared KOS key for a short-lived service token, for the calling services",
     tag = "kos",
-    request_body = ServiceAuthRequest,
+    request_body(content = ServiceAuthRequest, example = json!({ "serviceName": "bill-inquiry-service", "apiKey": "<KOS_API_KEY>" })),
     responses(
-        (status = 200, description = "Token issued", body = KosEnvelope<ServiceAuthData>),
+        (status = 200, description = "Token issued", body = KosEnvelope<ServiceAuthData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "서비스 인증이 완료되었습니다", "data": { "accessToken": "kos1.62696c6c2d696e71756972792d73657276696365.1757817131.9f2c", "tokenType": "Bearer", "expiresIn": 3600 }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 401, description = "9401 wrong key (or no key configured)", body = KosFailure),
         (status = 403, description = "9403 service not on KOS_ALLOWED_SERVICES", body = KosFailure),
@@ -70,11 +71,12 @@ pub async fn issue_token(
 /// `POST /api/v1/kos/auth`: alias of `POST /api/kos/auth`.
 #[utoipa::path(
     post,
-    path = "/api/v1/kos/auth",
+    path = paths::AUTH_ALIAS,
+    summary = "Issues a service token (alias of POST /api/kos/auth), for the calling services",
     tag = "kos",
-    request_body = ServiceAuthRequest,
+    request_body(content = ServiceAuthRequest, example = json!({ "serviceName": "bill-inquiry-service", "apiKey": "<KOS_API_KEY>" })),
     responses(
-        (status = 200, description = "Same as `POST /api/kos/auth`", body = KosEnvelope<ServiceAuthData>),
+        (status = 200, description = "Same as `POST /api/kos/auth`", body = KosEnvelope<ServiceAuthData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "서비스 인증이 완료되었습니다", "data": { "accessToken": "kos1.62696c6c2d696e71756972792d73657276696365.1757817131.9f2c", "tokenType": "Bearer", "expiresIn": 3600 }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 401, description = "9401", body = KosFailure),
         (status = 403, description = "9403 service not on KOS_ALLOWED_SERVICES", body = KosFailure),

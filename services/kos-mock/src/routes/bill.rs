@@ -7,13 +7,13 @@ use axum::extract::rejection::PathRejection;
 use axum::response::Response;
 use http::StatusCode;
 use phonebill_common::kos::{
-    AvailableMonthsData, BillInquiryData, BillInquiryRequest, CustomerInfo, KosEnvelope, codes,
+    AvailableMonthsData, BillInquiryData, BillInquiryRequest, KosEnvelope, codes, paths,
     proc_status,
 };
 use phonebill_common::line::LineNumber;
 use serde::Deserialize;
 
-use crate::domain::Line;
+use super::line_request::{LineRequest, coded, customer_info, today};
 use crate::domain::bills::{self, YearMonth};
 use crate::reply::{self, KosFailure, KosJson};
 use crate::state::AppState;
@@ -27,45 +27,15 @@ pub struct RawBillInquiry {
     request_id: Option<String>,
 }
 
-/// Checks `requestId`: required, 1–64 characters.
-pub(crate) fn request_id(raw: Option<String>) -> Result<String, Response> {
-    match raw.map(|s| s.trim().to_owned()) {
-        Some(s) if !s.is_empty() && s.chars().count() <= 64 => Ok(s),
-        Some(s) if !s.is_empty() => Err(reply::invalid("requestId: at most 64 characters")),
-        _ => Err(reply::invalid("requestId: required")),
-    }
-}
-
-/// Checks `lineNumber`: required, `010` + 8 digits, dashes allowed.
-pub(crate) fn line_number(raw: Option<&str>) -> Result<LineNumber, Response> {
-    let raw = raw.ok_or_else(|| reply::invalid("lineNumber: required"))?;
-    LineNumber::parse(raw)
-        .ok_or_else(|| reply::invalid("lineNumber: must be 010 followed by 8 digits"))
-}
-
-/// The customer part of inquiry answers.
-pub(crate) fn customer_info(line: &Line) -> CustomerInfo {
-    CustomerInfo {
-        customer_name: line.customer_name.clone(),
-        customer_id: line.customer_id.clone(),
-        operator_code: line.operator_code.clone(),
-        line_status: line.line_status.clone(),
-    }
-}
-
-/// Today in Korea time.
-pub(crate) fn today() -> chrono::NaiveDate {
-    phonebill_common::time::now_kst().date_naive()
-}
-
 const BILL_DONE: &str = "요금 조회가 완료되었습니다";
 
 fn bill_failure(request_id: String, code: &'static str) -> Response {
+    let (result_code, result_message) = coded(code);
     let data = BillInquiryData {
         request_id,
         proc_status: proc_status::FAILED.to_owned(),
-        result_code: code.to_owned(),
-        result_message: codes::message(code).unwrap_or_default().to_owned(),
+        result_code,
+        result_message,
         bill_info: None,
         customer_info: None,
     };
@@ -75,16 +45,17 @@ fn bill_failure(request_id: String, code: &'static str) -> Response {
 /// `POST /api/v1/kos/bill/inquiry`: one month's bill of a line.
 #[utoipa::path(
     post,
-    path = "/api/v1/kos/bill/inquiry",
+    path = paths::BILL_INQUIRY,
+    summary = "Returns one month's bill of a line with its customer, for the bill-inquiry service",
     tag = "kos",
-    request_body = BillInquiryRequest,
+    request_body(content = BillInquiryRequest, example = json!({ "lineNumber": "01012345678", "billingMonth": "202509", "requestId": "REQ_20250914_4F1A9C2B" })),
     params(
         ("X-Kos-Fault" = Option<String>, Header, description = "fault injection: timeout|error|slow|unavailable|reset|lost-response|malformed"),
         ("X-Kos-Fault-Delay-Ms" = Option<u64>, Header, description = "delay of timeout/slow"),
         ("X-Service-Name" = Option<String>, Header, description = "calling service (credential check, rate-limit key)"),
     ),
     responses(
-        (status = 200, description = "Processed; `data.resultCode` 0000, 1001 (unknown line), 1002 (line not active), 1003 (no bill for the month)", body = KosEnvelope<BillInquiryData>),
+        (status = 200, description = "Processed; `data.resultCode` 0000, 1001 (unknown line), 1002 (line not active), 1003 (no bill for the month)", body = KosEnvelope<BillInquiryData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "요금 조회가 완료되었습니다", "data": { "requestId": "REQ_20250914_4F1A9C2B", "procStatus": "SUCCESS", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "billInfo": { "lineNumber": "01012345678", "billingMonth": "202509", "productCode": "5G-STANDARD-001", "productName": "5G 스탠다드 플랜", "monthlyFee": 69000, "usageFee": 12340, "discountAmount": 0, "totalFee": 81340, "dataUsage": "37GB", "voiceUsage": "212분", "smsUsage": "41건", "billStatus": "UNPAID", "dueDate": "20251025" }, "customerInfo": { "customerName": "홍길동", "customerId": "CU202401001", "operatorCode": "KT", "lineStatus": "ACTIVE" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001 field rule, 9003 unreadable JSON, 9004 wrong type", body = KosFailure),
         (status = 401, description = "9401 service credential missing or invalid", body = KosFailure),
         (status = 403, description = "9403 service not allowed", body = KosFailure),
@@ -97,11 +68,7 @@ pub async fn inquire_bill(
     State(app): State<Arc<AppState>>,
     KosJson(body): KosJson<RawBillInquiry>,
 ) -> Response {
-    let line = match line_number(body.line_number.as_deref()) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let request_id = match request_id(body.request_id) {
+    let req = match LineRequest::parse(body.line_number.as_deref(), body.request_id) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -116,11 +83,12 @@ pub async fn inquire_bill(
     let Some(catalog) = app.catalog() else {
         return reply::system_error();
     };
-    let line = match app.store.line(line.as_str()).await {
+    let line = match req.find(&app).await {
         Ok(Some(l)) => l,
-        Ok(None) => return bill_failure(request_id, codes::BILL_LINE_NOT_FOUND),
-        Err(e) => return reply::store_error(&e),
+        Ok(None) => return bill_failure(req.request_id, codes::BILL_LINE_NOT_FOUND),
+        Err(r) => return r,
     };
+    let request_id = req.request_id;
     if !line.is_active() {
         return bill_failure(request_id, codes::BILL_LINE_NOT_ACTIVE);
     }
@@ -146,11 +114,12 @@ pub async fn inquire_bill(
 /// `POST /api/kos/bill-inquiry`: the seed's alias of the bill inquiry, same behaviour.
 #[utoipa::path(
     post,
-    path = "/api/kos/bill-inquiry",
+    path = paths::BILL_INQUIRY_ALIAS,
+    summary = "Returns one month's bill of a line (the seed's alias path), for the bill-inquiry service",
     tag = "kos",
-    request_body = BillInquiryRequest,
+    request_body(content = BillInquiryRequest, example = json!({ "lineNumber": "01012345678", "billingMonth": "202509", "requestId": "REQ_20250914_4F1A9C2B" })),
     responses(
-        (status = 200, description = "Same as `POST /api/v1/kos/bill/inquiry`", body = KosEnvelope<BillInquiryData>),
+        (status = 200, description = "Same as `POST /api/v1/kos/bill/inquiry`", body = KosEnvelope<BillInquiryData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "요금 조회가 완료되었습니다", "data": { "requestId": "REQ_20250914_4F1A9C2B", "procStatus": "SUCCESS", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "billInfo": { "lineNumber": "01012345678", "billingMonth": "202509", "productCode": "5G-STANDARD-001", "productName": "5G 스탠다드 플랜", "monthlyFee": 69000, "usageFee": 12340, "discountAmount": 0, "totalFee": 81340, "dataUsage": "37GB", "voiceUsage": "212분", "smsUsage": "41건", "billStatus": "UNPAID", "dueDate": "20251025" }, "customerInfo": { "customerName": "홍길동", "customerId": "CU202401001", "operatorCode": "KT", "lineStatus": "ACTIVE" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 500, description = "9999", body = KosFailure),
     )
@@ -177,10 +146,11 @@ fn months_failure(code: &'static str) -> Response {
 #[utoipa::path(
     get,
     path = "/api/v1/kos/bill/available-months/{lineNumber}",
+    summary = "Lists the six months a line has bills for, newest first, for the bill service and the browser",
     tag = "kos",
     params(("lineNumber" = String, Path, description = "11 digits, dashes accepted")),
     responses(
-        (status = 200, description = "`success:true` with six `YYYY-MM` months; `success:false` with 1001 (unknown line) or 1002 (not active) and `availableMonths: []`", body = KosEnvelope<AvailableMonthsData>),
+        (status = 200, description = "`success:true` with six `YYYY-MM` months; `success:false` with 1001 (unknown line) or 1002 (not active) and `availableMonths: []`", body = KosEnvelope<AvailableMonthsData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "데이터 보유 월 목록 조회가 완료되었습니다", "data": { "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "lineNumber": "01012345678", "availableMonths": ["2025-09", "2025-08", "2025-07", "2025-06", "2025-05", "2025-04"] }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9004 malformed line number", body = KosFailure),
         (status = 500, description = "9999", body = KosFailure),
     )

@@ -11,11 +11,12 @@ use phonebill_common::line::LineNumber;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::bill::today;
+use super::line_request::today;
 use crate::domain::bills;
 use crate::domain::{Line, seed};
 use crate::reply::{self, ApiResponse, LegacyJson};
 use crate::state::AppState;
+use phonebill_common::kos::paths;
 
 const CREATED: &str = "Mock 데이터가 성공적으로 생성되었습니다";
 const DISABLED: &str = "Mock 데이터 생성 권한이 없습니다";
@@ -80,11 +81,12 @@ fn pick_product(
 /// `POST /api/v1/kos/mock-datas`: creates a customer and line (registration page).
 #[utoipa::path(
     post,
-    path = "/api/v1/kos/mock-datas",
+    path = paths::MOCK_DATAS,
+    summary = "Creates a demo customer and line, for the local registration page",
     tag = "kos-mock-data",
-    request_body = CreateMockData,
+    request_body(content = CreateMockData, example = json!({ "customerId": "CU202409999", "lineNumber": "01012349999" })),
     responses(
-        (status = 200, description = "Created", body = ApiResponse<CreatedMockData>),
+        (status = 200, description = "Created", body = ApiResponse<CreatedMockData>, example = json!({ "success": true, "message": "Mock 데이터가 성공적으로 생성되었습니다", "data": { "customer_id": "CU202409999", "line_number": "01012349999", "current_product_code": "5G-STANDARD-001", "current_product_name": "5G 스탠다드 플랜", "bill_count_created": 6, "message": "Mock 데이터가 성공적으로 생성되었습니다" }, "timestamp": 1_757_813_531_482_i64 })),
         (status = 400, description = "`errorCode` 4000: validation, or the line already exists", body = ApiResponse<String>),
         (status = 403, description = "`errorCode` 4030: KOS_MOCK_DATA_ENABLED=false", body = ApiResponse<String>),
     )
@@ -155,10 +157,11 @@ pub async fn create_mock_data(
 #[utoipa::path(
     post,
     path = "/api/v1/mock-datas",
+    summary = "Creates a demo customer and line (alias path), for the local registration page",
     tag = "kos-mock-data",
-    request_body = CreateMockData,
+    request_body(content = CreateMockData, example = json!({ "customerId": "CU202409999", "lineNumber": "01012349999" })),
     responses(
-        (status = 200, description = "Same as `POST /api/v1/kos/mock-datas`", body = ApiResponse<CreatedMockData>),
+        (status = 200, description = "Same as `POST /api/v1/kos/mock-datas`", body = ApiResponse<CreatedMockData>, example = json!({ "success": true, "message": "Mock 데이터가 성공적으로 생성되었습니다", "data": { "customer_id": "CU202409999", "line_number": "01012349999", "current_product_code": "5G-STANDARD-001", "current_product_name": "5G 스탠다드 플랜", "bill_count_created": 6, "message": "Mock 데이터가 성공적으로 생성되었습니다" }, "timestamp": 1_757_813_531_482_i64 })),
         (status = 400, description = "`errorCode` 4000: validation, or the line already exists", body = ApiResponse<String>),
         (status = 403, description = "`errorCode` 4030: KOS_MOCK_DATA_ENABLED=false", body = ApiResponse<String>),
     )
@@ -204,9 +207,10 @@ pub struct BulkCreated {
 /// id `BK<line>` and name `고객<last 4 digits>`; existing lines are skipped.
 #[utoipa::path(
     post,
-    path = "/api/v1/kos/mock-datas/bulk",
+    path = paths::MOCK_DATAS_BULK,
+    summary = "Creates many consecutive demo lines in one transaction, for load tests",
     tag = "kos-mock-data",
-    request_body = BulkMockData,
+    request_body(content = BulkMockData, example = json!({ "count": 5000, "startLineNumber": "01050000000" })),
     responses(
         (status = 200, description = "Created", body = ApiResponse<BulkCreated>),
         (status = 400, description = "`errorCode` 4000", body = ApiResponse<String>),
@@ -381,6 +385,7 @@ async fn find(
 #[utoipa::path(
     get,
     path = "/api/v1/kos/mock-datas/customer/product",
+    summary = "Shows a line's customer and current product, for tools",
     tag = "kos-mock-data",
     params(CustomerQuery),
     responses(
@@ -426,6 +431,7 @@ pub async fn get_customer_product(
 #[utoipa::path(
     get,
     path = "/api/v1/mock-datas/customer/product",
+    summary = "Shows a line's customer and current product (alias path), for tools",
     tag = "kos-mock-data",
     params(CustomerQuery),
     responses(
@@ -445,6 +451,7 @@ pub async fn get_customer_product_alias(
 #[utoipa::path(
     get,
     path = "/api/v1/kos/mock-datas/customer/bill",
+    summary = "Lists a line's six bills, newest first, for tools",
     tag = "kos-mock-data",
     params(CustomerQuery),
     responses(
@@ -501,6 +508,7 @@ pub async fn get_customer_bill(
 #[utoipa::path(
     get,
     path = "/api/v1/mock-datas/customer/bill",
+    summary = "Lists a line's six bills (alias path), for tools",
     tag = "kos-mock-data",
     params(CustomerQuery),
     responses(

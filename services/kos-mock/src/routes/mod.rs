@@ -8,164 +8,124 @@
 pub mod admin;
 pub mod auth;
 pub mod bill;
+mod line_request;
 pub mod mock_data;
 pub mod product;
 pub mod sms;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, get, post};
-use phonebill_common::kos::{KosEndpoint, paths};
+use phonebill_common::kos::KosEndpoint;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::gate::{Gate, gate};
 use crate::state::AppState;
 
+type Routes = OpenApiRouter<Arc<AppState>>;
+
+/// `routes` behind the gate of `endpoint` (`None`: the admin gate, credential check only).
 fn gated(
     app: &Arc<AppState>,
     endpoint: Option<KosEndpoint>,
     label: &'static str,
-    routes: Vec<(&'static str, MethodRouter<Arc<AppState>>)>,
-) -> Router {
-    let mut r = Router::new();
-    for (path, m) in routes {
-        r = r.route(path, m);
-    }
-    r.route_layer(from_fn_with_state(
-        Gate {
-            app: app.clone(),
-            endpoint,
-            label,
-        },
-        gate,
-    ))
-    .with_state(app.clone())
+    routes: Routes,
+) -> OpenApiRouter {
+    routes
+        .route_layer(from_fn_with_state(
+            Gate {
+                app: app.clone(),
+                endpoint,
+                label,
+            },
+            gate,
+        ))
+        .with_state(app.clone())
 }
 
-/// All business routes of the mock, state applied.
-pub fn router(app: &Arc<AppState>) -> Router {
+/// All business routes of the mock with their OpenAPI document (each route is declared once,
+/// by its handler's `#[utoipa::path]`), state applied.
+pub fn router(app: &Arc<AppState>) -> OpenApiRouter {
     use KosEndpoint as E;
-    Router::new()
+    OpenApiRouter::with_openapi(crate::ApiDoc::openapi())
         .merge(gated(
             app,
             Some(E::BillInquiry),
             "bill-inquiry",
-            vec![
-                (paths::BILL_INQUIRY, post(bill::inquire_bill)),
-                (paths::BILL_INQUIRY_ALIAS, post(bill::inquire_bill_alias)),
-            ],
+            Routes::default()
+                .routes(routes!(bill::inquire_bill))
+                .routes(routes!(bill::inquire_bill_alias)),
         ))
         .merge(gated(
             app,
             Some(E::AvailableMonths),
             "available-months",
-            vec![(
-                "/api/v1/kos/bill/available-months/{lineNumber}",
-                get(bill::get_available_months),
-            )],
+            Routes::default().routes(routes!(bill::get_available_months)),
         ))
         .merge(gated(
             app,
             Some(E::ProductInquiry),
             "product-inquiry",
-            vec![(paths::PRODUCT_INQUIRY, post(product::inquire_product))],
+            Routes::default().routes(routes!(product::inquire_product)),
         ))
         .merge(gated(
             app,
             Some(E::ProductChange),
             "product-change",
-            vec![
-                (paths::PRODUCT_CHANGE, post(product::change_product)),
-                (
-                    paths::PRODUCT_CHANGE_ALIAS,
-                    post(product::change_product_alias),
-                ),
-            ],
+            Routes::default()
+                .routes(routes!(product::change_product))
+                .routes(routes!(product::change_product_alias)),
         ))
         .merge(gated(
             app,
             Some(E::ProductList),
             "product-list",
-            vec![(paths::PRODUCT_LIST, get(product::list_products))],
+            Routes::default().routes(routes!(product::list_products)),
         ))
         .merge(gated(
             app,
             Some(E::Auth),
             "auth",
-            vec![
-                (paths::AUTH, post(auth::issue_token)),
-                (paths::AUTH_ALIAS, post(auth::issue_token_alias)),
-            ],
-        ))
-        .merge(gated(
-            app,
-            None,
-            "admin",
-            vec![
-                (
-                    paths::ADMIN_FAULTS,
-                    get(admin::list_faults)
-                        .put(admin::arm_fault)
-                        .delete(admin::clear_faults),
-                ),
-                (
-                    paths::ADMIN_SIMULATION,
-                    get(admin::get_simulation).put(admin::update_simulation),
-                ),
-            ],
+            Routes::default()
+                .routes(routes!(auth::issue_token))
+                .routes(routes!(auth::issue_token_alias)),
         ))
         .merge(gated(
             app,
             Some(E::SmsSend),
             "sms-send",
-            vec![(paths::SMS_SEND, post(sms::send_sms))],
+            Routes::default().routes(routes!(sms::send_sms)),
         ))
         .merge(gated(
             app,
             None,
             "admin",
-            vec![
-                (
-                    paths::ADMIN_SMS_OUTBOX,
-                    get(sms::read_outbox).delete(sms::clear_outbox),
-                ),
-                (
-                    paths::MOCK_DATAS_BULK,
-                    post(mock_data::create_mock_data_bulk),
-                ),
-            ],
+            Routes::default()
+                .routes(routes!(
+                    admin::list_faults,
+                    admin::arm_fault,
+                    admin::clear_faults
+                ))
+                .routes(routes!(admin::get_simulation, admin::update_simulation))
+                .routes(routes!(sms::read_outbox, sms::clear_outbox))
+                .routes(routes!(mock_data::create_mock_data_bulk)),
         ))
         .merge(gated(
             app,
             Some(E::MockData),
             "mock-data",
-            vec![
-                (
-                    "/api/v1/kos/mock-datas/customer/product",
-                    get(mock_data::get_customer_product),
-                ),
-                (
-                    "/api/v1/mock-datas/customer/product",
-                    get(mock_data::get_customer_product_alias),
-                ),
-                (
-                    "/api/v1/kos/mock-datas/customer/bill",
-                    get(mock_data::get_customer_bill),
-                ),
-                (
-                    "/api/v1/mock-datas/customer/bill",
-                    get(mock_data::get_customer_bill_alias),
-                ),
-            ],
+            Routes::default()
+                .routes(routes!(mock_data::get_customer_product))
+                .routes(routes!(mock_data::get_customer_product_alias))
+                .routes(routes!(mock_data::get_customer_bill))
+                .routes(routes!(mock_data::get_customer_bill_alias)),
         ))
         .merge(
-            Router::new()
-                .route(paths::MOCK_DATAS, post(mock_data::create_mock_data))
-                .route(
-                    "/api/v1/mock-datas",
-                    post(mock_data::create_mock_data_alias),
-                )
+            Routes::default()
+                .routes(routes!(mock_data::create_mock_data))
+                .routes(routes!(mock_data::create_mock_data_alias))
                 .with_state(app.clone()),
         )
 }

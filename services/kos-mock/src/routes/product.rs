@@ -7,12 +7,13 @@ use axum::response::Response;
 use chrono::Duration as ChronoDuration;
 use phonebill_common::kos::{
     ChangeInfo, KosEnvelope, ProductChangeData, ProductChangeRequest, ProductInfo,
-    ProductInquiryData, ProductInquiryRequest, ProductItem, ProductListData, codes, proc_status,
+    ProductInquiryData, ProductInquiryRequest, ProductItem, ProductListData, codes, paths,
+    proc_status,
 };
 use phonebill_common::time::{format_kst, kst};
 use serde::Deserialize;
 
-use super::bill::{customer_info, line_number, request_id};
+use super::line_request::{LineRequest, coded, customer_info, line_number, request_id};
 use crate::domain::model::allowance_number;
 use crate::domain::{Product, change};
 use crate::reply::{self, KosFailure, KosJson};
@@ -28,11 +29,12 @@ pub struct RawProductInquiry {
 }
 
 fn inquiry_failure(request_id: String, code: &'static str) -> Response {
+    let (result_code, result_message) = coded(code);
     let data = ProductInquiryData {
         request_id,
         proc_status: proc_status::FAILED.to_owned(),
-        result_code: code.to_owned(),
-        result_message: codes::message(code).unwrap_or_default().to_owned(),
+        result_code,
+        result_message,
         product_info: None,
         customer_info: None,
     };
@@ -46,11 +48,12 @@ const CHANGE_DONE: &str = "상품 변경 처리가 완료되었습니다";
 /// line is answered as data (its `lineStatus`), not as a failure.
 #[utoipa::path(
     post,
-    path = "/api/v1/kos/product/inquiry",
+    path = paths::PRODUCT_INQUIRY,
+    summary = "Returns a line's current product and customer, for the product-change service",
     tag = "kos",
-    request_body = ProductInquiryRequest,
+    request_body(content = ProductInquiryRequest, example = json!({ "lineNumber": "01012345678", "requestId": "PIQ_20250914_0001" })),
     responses(
-        (status = 200, description = "`data.resultCode` 0000, 3001 (unknown line), 3003 (product unknown)", body = KosEnvelope<ProductInquiryData>),
+        (status = 200, description = "`data.resultCode` 0000, 3001 (unknown line), 3003 (product unknown)", body = KosEnvelope<ProductInquiryData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "상품 조회가 완료되었습니다", "data": { "requestId": "PIQ_20250914_0001", "procStatus": "SUCCESS", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "productInfo": { "lineNumber": "01012345678", "currentProductCode": "5G-STANDARD-001", "currentProductName": "5G 스탠다드 플랜", "monthlyFee": 69000, "dataAllowance": "100GB", "voiceAllowance": "무제한", "smsAllowance": "무제한", "productStatus": "ACTIVE", "contractDate": "2024-01-15T00:00:00+09:00", "operatorCode": "KT" }, "customerInfo": { "customerName": "홍길동", "customerId": "CU202401001", "operatorCode": "KT", "lineStatus": "ACTIVE" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 401, description = "9401", body = KosFailure),
         (status = 429, description = "9429", body = KosFailure),
@@ -61,22 +64,19 @@ pub async fn inquire_product(
     State(app): State<Arc<AppState>>,
     KosJson(body): KosJson<RawProductInquiry>,
 ) -> Response {
-    let line = match line_number(body.line_number.as_deref()) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let request_id = match request_id(body.request_id) {
+    let req = match LineRequest::parse(body.line_number.as_deref(), body.request_id) {
         Ok(r) => r,
         Err(r) => return r,
     };
     let Some(catalog) = app.catalog() else {
         return reply::system_error();
     };
-    let line = match app.store.line(line.as_str()).await {
+    let line = match req.find(&app).await {
         Ok(Some(l)) => l,
-        Ok(None) => return inquiry_failure(request_id, codes::PRODUCT_LINE_NOT_FOUND),
-        Err(e) => return reply::store_error(&e),
+        Ok(None) => return inquiry_failure(req.request_id, codes::PRODUCT_LINE_NOT_FOUND),
+        Err(r) => return r,
     };
+    let request_id = req.request_id;
     let Some(p) = catalog.get(&line.current_product_code) else {
         return inquiry_failure(request_id, codes::PRODUCT_INFO_NOT_FOUND);
     };
@@ -147,10 +147,11 @@ fn change_failure(request_id: String, code: &'static str) -> Response {
 }
 
 fn failure_data(request_id: String, code: &'static str) -> ProductChangeData {
+    let (result_code, result_message) = coded(code);
     ProductChangeData {
         request_id,
-        result_code: code.to_owned(),
-        result_message: codes::message(code).unwrap_or_default().to_owned(),
+        result_code,
+        result_message,
         change_info: None,
     }
 }
@@ -158,14 +159,15 @@ fn failure_data(request_id: String, code: &'static str) -> ProductChangeData {
 /// `POST /api/v1/kos/product/change`: changes the line's product. Idempotent per `requestId`.
 #[utoipa::path(
     post,
-    path = "/api/v1/kos/product/change",
+    path = paths::PRODUCT_CHANGE,
+    summary = "Switches a line to another product, idempotent per requestId, for the product-change service",
     tag = "kos",
-    request_body = ProductChangeRequest,
+    request_body(content = ProductChangeRequest, example = json!({ "lineNumber": "01012345678", "currentProductCode": "5G-STANDARD-001", "targetProductCode": "5G-PREMIUM-001", "requestId": "PCR_20250914_7C2D11AF" })),
     params(
         ("X-Kos-Fault" = Option<String>, Header, description = "fault injection; `lost-response` applies the change then drops the connection"),
     ),
     responses(
-        (status = 200, description = "`data.resultCode` 0000, or (checked in this order) 2001 unknown line, 2002 line not active, 2003 unknown product, 2006 current product mismatch, 2004 discontinued, 2005 other operator, 2099 processing error (target equals current product, or a concurrent change); 2007 requestId reused with another body. A repeated requestId with the same body returns the stored answer.", body = KosEnvelope<ProductChangeData>),
+        (status = 200, description = "`data.resultCode` 0000, or (checked in this order) 2001 unknown line, 2002 line not active, 2003 unknown product, 2006 current product mismatch, 2004 discontinued, 2005 other operator, 2099 processing error (target equals current product, or a concurrent change); 2007 requestId reused with another body. A repeated requestId with the same body returns the stored answer.", body = KosEnvelope<ProductChangeData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "상품 변경 처리가 완료되었습니다", "data": { "requestId": "PCR_20250914_7C2D11AF", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "changeInfo": { "lineNumber": "01012345678", "previousProductCode": "5G-STANDARD-001", "previousProductName": "5G 스탠다드 플랜", "newProductCode": "5G-PREMIUM-001", "newProductName": "5G 프리미엄 플랜", "effectiveDate": "20250914", "changeStatus": "SUCCESS", "kosOrderNumber": "KOS202509141035042", "estimatedCompletionTime": "2025-09-14T11:05:02+09:00" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 401, description = "9401", body = KosFailure),
         (status = 429, description = "9429", body = KosFailure),
@@ -275,11 +277,12 @@ fn success_data(
 /// `POST /api/kos/product-change`: the seed's alias of the product change, same behaviour.
 #[utoipa::path(
     post,
-    path = "/api/kos/product-change",
+    path = paths::PRODUCT_CHANGE_ALIAS,
+    summary = "Switches a line's product (the seed's alias path), for the product-change service",
     tag = "kos",
-    request_body = ProductChangeRequest,
+    request_body(content = ProductChangeRequest, example = json!({ "lineNumber": "01012345678", "currentProductCode": "5G-STANDARD-001", "targetProductCode": "5G-PREMIUM-001", "requestId": "PCR_20250914_7C2D11AF" })),
     responses(
-        (status = 200, description = "Same as `POST /api/v1/kos/product/change`", body = KosEnvelope<ProductChangeData>),
+        (status = 200, description = "Same as `POST /api/v1/kos/product/change`", body = KosEnvelope<ProductChangeData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "상품 변경 처리가 완료되었습니다", "data": { "requestId": "PCR_20250914_7C2D11AF", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "changeInfo": { "lineNumber": "01012345678", "previousProductCode": "5G-STANDARD-001", "previousProductName": "5G 스탠다드 플랜", "newProductCode": "5G-PREMIUM-001", "newProductName": "5G 프리미엄 플랜", "effectiveDate": "20250914", "changeStatus": "SUCCESS", "kosOrderNumber": "KOS202509141035042", "estimatedCompletionTime": "2025-09-14T11:05:02+09:00" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 500, description = "9999", body = KosFailure),
     )
@@ -314,10 +317,11 @@ pub fn product_item(p: &Product) -> ProductItem {
 /// `GET /api/v1/kos/product/list`: every product (any status), `monthly_fee` descending.
 #[utoipa::path(
     get,
-    path = "/api/v1/kos/product/list",
+    path = paths::PRODUCT_LIST,
+    summary = "Lists every product of the catalogue with its fee and allowances, for the product-change service",
     tag = "kos",
     responses(
-        (status = 200, description = "snake_case `data`; allowances as integers, -1 = unlimited", body = KosEnvelope<ProductListData>),
+        (status = 200, description = "snake_case `data`; allowances as integers, -1 = unlimited", body = KosEnvelope<ProductListData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "상품 목록 조회가 완료되었습니다", "data": { "result_code": "0000", "result_message": "상품 목록 조회가 완료되었습니다", "product_count": 1, "products": [ { "product_code": "5G-PREMIUM-001", "product_name": "5G 프리미엄 플랜", "product_type": "5G", "monthly_fee": 89000, "data_allowance": -1, "voice_allowance": -1, "sms_allowance": -1, "network_type": "5G", "status": "ACTIVE", "description": "5G 네트워크 무제한 프리미엄 요금제", "operator_code": "KT", "data_allowance_text": "무제한", "voice_allowance_text": "무제한", "sms_allowance_text": "무제한" } ] }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 500, description = "9999", body = KosFailure),
     )
 )]

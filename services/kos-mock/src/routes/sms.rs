@@ -11,12 +11,12 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::Utc;
 use http::{HeaderMap, StatusCode};
-use phonebill_common::kos::{KosEnvelope, SmsSendData, SmsSendRequest, codes};
+use phonebill_common::kos::{KosEnvelope, SmsSendData, SmsSendRequest, codes, paths};
 use phonebill_common::time::format_kst;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::bill::{line_number, request_id};
+use super::line_request::{LineRequest, coded, line_number};
 use crate::reply::{self, KosFailure, KosJson};
 use crate::service_auth::{self, AuthFailure};
 use crate::state::AppState;
@@ -83,10 +83,11 @@ pub struct RawSms {
 }
 
 fn answer(request_id: String, code: &'static str) -> Response {
+    let (result_code, result_message) = coded(code);
     let data = SmsSendData {
         request_id,
-        result_code: code.to_owned(),
-        result_message: codes::message(code).unwrap_or_default().to_owned(),
+        result_code,
+        result_message,
     };
     reply::ok("문자 발송 요청이 처리되었습니다", data, code)
 }
@@ -94,11 +95,12 @@ fn answer(request_id: String, code: &'static str) -> Response {
 /// `POST /api/v1/kos/sms/send`: sends a text to an active line.
 #[utoipa::path(
     post,
-    path = "/api/v1/kos/sms/send",
+    path = paths::SMS_SEND,
+    summary = "Texts a message to an active line (kept in the outbox), for the auth service's registration codes",
     tag = "kos",
-    request_body = SmsSendRequest,
+    request_body(content = SmsSendRequest, example = json!({ "lineNumber": "01012345678", "message": "[phonebill] 인증번호 482913", "requestId": "REG_20250914_01" })),
     responses(
-        (status = 200, description = "`data.resultCode` 0000 (kept in the outbox), 4001 unknown line, 4002 line not active", body = KosEnvelope<SmsSendData>),
+        (status = 200, description = "`data.resultCode` 0000 (kept in the outbox), 4001 unknown line, 4002 line not active", body = KosEnvelope<SmsSendData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "문자 발송 요청이 처리되었습니다", "data": { "requestId": "REG_20250914_01", "resultCode": "0000", "resultMessage": "정상 처리되었습니다" }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004 (message empty or over 200 characters)", body = KosFailure),
         (status = 401, description = "9401", body = KosFailure),
         (status = 403, description = "9403", body = KosFailure),
@@ -110,11 +112,7 @@ pub async fn send_sms(
     State(app): State<Arc<AppState>>,
     KosJson(body): KosJson<RawSms>,
 ) -> Response {
-    let line = match line_number(body.line_number.as_deref()) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let request_id = match request_id(body.request_id) {
+    let req = match LineRequest::parse(body.line_number.as_deref(), body.request_id) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -124,7 +122,8 @@ pub async fn send_sms(
     else {
         return reply::invalid("message: required, at most 200 characters");
     };
-    match app.store.line(line.as_str()).await {
+    let request_id = req.request_id.clone();
+    match req.find(&app).await {
         Ok(Some(l)) if l.line_status == "ACTIVE" => {
             app.outbox.push(SmsMessage {
                 line_number: l.line_number,
@@ -136,7 +135,7 @@ pub async fn send_sms(
         }
         Ok(Some(_)) => answer(request_id, codes::SMS_LINE_NOT_ACTIVE),
         Ok(None) => answer(request_id, codes::SMS_LINE_NOT_FOUND),
-        Err(e) => reply::store_error(&e),
+        Err(r) => r,
     }
 }
 
@@ -168,7 +167,8 @@ pub struct OutboxQuery {
 /// `GET /api/v1/kos/admin/sms-outbox`: the delivered messages (service key always required).
 #[utoipa::path(
     get,
-    path = "/api/v1/kos/admin/sms-outbox",
+    path = paths::ADMIN_SMS_OUTBOX,
+    summary = "Reads the texted messages, optionally of one line, for tests holding the service key",
     tag = "kos-admin",
     params(OutboxQuery),
     responses(
@@ -202,7 +202,8 @@ pub async fn read_outbox(
 /// `DELETE /api/v1/kos/admin/sms-outbox`: empties the outbox.
 #[utoipa::path(
     delete,
-    path = "/api/v1/kos/admin/sms-outbox",
+    path = paths::ADMIN_SMS_OUTBOX,
+    summary = "Empties the SMS outbox, for tests holding the service key",
     tag = "kos-admin",
     responses(
         (status = 200, description = "Emptied", body = KosEnvelope<Vec<SmsMessage>>),

@@ -1,8 +1,11 @@
 //! Storage of the mock (docs/api.md §7.4): products, lines (customers) and product-change requests
 //! (idempotency). One trait, three adapters: PostgreSQL, SQLite and in-memory (`KOS_STORE=memory`),
-//! and a line cache ([`cached`]) in front of the two databases.
+//! and a line cache ([`cached`]) in front of the two databases. The two SQL adapters share one
+//! SQL body (`sql.rs`) over the dialect differences of `phonebill_common::db::dialect`.
 //! Bills are computed, never stored.
 
+#[macro_use]
+mod sql;
 pub mod cached;
 pub mod memory;
 pub mod postgres;

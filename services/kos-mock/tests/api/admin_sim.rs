@@ -176,28 +176,9 @@ async fn metrics_and_openapi() {
     }
     let (s, doc) = app.get_json("/v3/api-docs").await;
     assert_eq!(s, 200);
-    for p in [
-        "/api/v1/kos/bill/inquiry",
-        "/api/kos/bill-inquiry",
-        "/api/v1/kos/bill/available-months/{lineNumber}",
-        "/api/v1/kos/product/inquiry",
-        "/api/v1/kos/product/change",
-        "/api/kos/product-change",
-        "/api/v1/kos/product/list",
-        "/api/kos/auth",
-        "/api/v1/kos/auth",
-        "/api/v1/kos/mock-datas",
-        "/api/v1/mock-datas",
-        "/api/v1/kos/mock-datas/bulk",
-        "/api/v1/kos/mock-datas/customer/product",
-        "/api/v1/mock-datas/customer/product",
-        "/api/v1/kos/mock-datas/customer/bill",
-        "/api/v1/mock-datas/customer/bill",
-        "/api/v1/kos/admin/faults",
-        "/api/v1/kos/admin/simulation",
-    ] {
-        assert!(doc["paths"].get(p).is_some(), "undocumented {p}");
-    }
+    // Which paths the document lists is checked against the committed snapshot
+    // (docs/openapi/kos-mock.json, crates/phonebill/tests/openapi_snapshot.rs).
+    assert!(doc["openapi"].is_string(), "{doc}");
     let (s, ready) = app.get_json("/actuator/health/readiness").await;
     assert_eq!(
         (s, &ready["components"]["seed"]["status"]),

@@ -13,6 +13,7 @@ mod helpers;
 mod mock_data;
 mod products;
 mod service_auth;
+mod store_contract;
 
 #[test]
 fn migration_versions_match() {
