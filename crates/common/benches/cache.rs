@@ -6,7 +6,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use phonebill_common::cache::{Cache, CacheConfig, CacheKey, Family, Loaded};
+use phonebill_common::cache::{Cache, CacheConfig, Loaded};
+use phonebill_common::contract::bill_cache;
 use phonebill_common::metrics::Metrics;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -73,13 +74,14 @@ fn hits(c: &mut Criterion) {
         let cache = Cache::new(
             CacheConfig {
                 prefix: prefix.clone(),
+                families: vec![bill_cache::FAMILY],
                 ..CacheConfig::default()
             },
             &m,
             &cancel,
         )
         .expect("cache");
-        let key = CacheKey::<BillData>::new(Family::Bill, &["01012345678", "202509"]);
+        let key = bill_cache::key::<BillData>("01012345678", "202509");
         cache.put(&key, sample()).await;
         (cache, key)
     });
@@ -100,6 +102,7 @@ fn hits(c: &mut Criterion) {
         let writer = Cache::new(
             CacheConfig {
                 prefix: prefix.clone(),
+                families: vec![bill_cache::FAMILY],
                 redis: Some(phonebill_common::redis_conn::RedisConfig::new(redis_url())),
                 ..CacheConfig::default()
             },
@@ -107,11 +110,12 @@ fn hits(c: &mut Criterion) {
             &cancel,
         )
         .expect("cache");
-        let key = CacheKey::<BillData>::new(Family::Bill, &["01012345678", "202509"]);
+        let key = bill_cache::key::<BillData>("01012345678", "202509");
         writer.put(&key, sample()).await;
         let reader = Cache::new(
             CacheConfig {
                 prefix: prefix.clone(),
+                families: vec![bill_cache::FAMILY],
                 redis: Some(phonebill_common::redis_conn::RedisConfig::new(redis_url())),
                 l1_capacity: 1,
                 l1_ttl: Duration::from_nanos(1),

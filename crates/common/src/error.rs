@@ -1,6 +1,10 @@
 //! One error type for every handler: [`ApiError`] renders the docs/api.md §1.3 failure envelope with a
 //! stable code from the docs/api.md §1.5 catalogue.
 //!
+//! The catalogue holds each code's generic text; a message that states a service's rule (auth's
+//! lockout limits, what to do when registration is closed) is set by that service with
+//! [`ApiError::message`], so this crate knows no business rule.
+//!
 //! Rules: a client error carries a code, a message (Korean, shown verbatim by the client) and
 //! optional `details`/`fieldErrors`; an internal error is logged here once, with its cause, and the
 //! client only sees the opaque `INTERNAL_ERROR`. `details` never holds a clear-text line number,
@@ -60,13 +64,13 @@ error_codes! {
     InvalidCredentials => ("INVALID_CREDENTIALS", UNAUTHORIZED, "ID 또는 비밀번호를 확인해주세요"),
     RefreshTokenInvalid => ("REFRESH_TOKEN_INVALID", UNAUTHORIZED, "유효하지 않은 리프레시 토큰입니다"),
     RefreshTokenReused => ("REFRESH_TOKEN_REUSED", UNAUTHORIZED, "이미 사용된 리프레시 토큰입니다"),
-    AccountLocked => ("ACCOUNT_LOCKED", LOCKED, "로그인 5회 실패로 계정이 30분간 잠겼습니다"),
+    AccountLocked => ("ACCOUNT_LOCKED", LOCKED, "계정이 잠겼습니다"),
     AccountInactive => ("ACCOUNT_INACTIVE", FORBIDDEN, "사용할 수 없는 계정입니다"),
     Forbidden => ("FORBIDDEN", FORBIDDEN, "서비스 이용 권한이 없습니다"),
     LineAccessDenied => ("LINE_ACCESS_DENIED", FORBIDDEN, "조회 권한이 없는 회선번호입니다"),
-    LineVerificationRequired => ("LINE_VERIFICATION_REQUIRED", FORBIDDEN, "회선 본인 확인이 필요합니다. 인증번호를 요청해 휴대폰으로 받은 번호와 함께 다시 가입해주세요"),
+    LineVerificationRequired => ("LINE_VERIFICATION_REQUIRED", FORBIDDEN, "회선 본인 확인이 필요합니다"),
     VerificationCodeInvalid => ("VERIFICATION_CODE_INVALID", FORBIDDEN, "인증번호가 올바르지 않습니다"),
-    RegistrationClosed => ("REGISTRATION_CLOSED", FORBIDDEN, "온라인 회원가입이 제한되어 있습니다. 가까운 대리점이나 고객센터에서 가입해주세요"),
+    RegistrationClosed => ("REGISTRATION_CLOSED", FORBIDDEN, "온라인 회원가입이 제한되어 있습니다"),
     NotFound => ("NOT_FOUND", NOT_FOUND, "요청한 경로를 찾을 수 없습니다"),
     UserNotFound => ("USER_NOT_FOUND", NOT_FOUND, "사용자를 찾을 수 없습니다"),
     RequestNotFound => ("REQUEST_NOT_FOUND", NOT_FOUND, "요청 정보를 찾을 수 없습니다"),

@@ -1,6 +1,9 @@
-//! Building blocks shared by every phonebill service and by the all-in-one launcher.
+//! Mechanisms shared by every phonebill service and by the all-in-one launcher: configuration,
+//! errors and envelope, HTTP stack, actuator, database, cache, breaker, token verification, KOS
+//! wire types and client, history writer, metrics registry, telemetry, time.
 //!
-//! Nothing here knows a business rule. The rule of the crate: a service *library* never installs
+//! Nothing here knows a business rule: a service defines its own metric families, cache key
+//! families and rule messages; the few definitions two services must share are in [`contract`]. The rule of the crate: a service *library* never installs
 //! global state (no tracing subscriber, no signal handler, no global metrics registry); only the
 //! binaries do, through [`telemetry::init`] and [`server::shutdown_signal`]. That is what lets the
 //! `phonebill` launcher run four services in one process and lets tests run apps side by side.
@@ -12,6 +15,7 @@ pub mod cache;
 pub mod cli;
 pub mod client_ip;
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod envelope;
 pub mod error;

@@ -1,23 +1,30 @@
-//! Prometheus metrics of docs/api.md §6, in one registry per process.
+//! The Prometheus mechanism of docs/api.md §6: one registry per process, the families of the
+//! shared machinery, and a way for a service to register its own.
 //!
-//! Decision (ANCHORS "choose one and write it down"): every metric family of the docs/api.md table is
-//! created here, once, in a [`Metrics`] value that the binary builds and hands to each service.
-//! In the all-in-one process the four services share one registry and are told apart by the
-//! `service` label; standalone, each process has its own. No global registry is used, so apps in
-//! tests never see each other's numbers. Route labels are matched path templates, never raw paths.
+//! A [`Metrics`] value is built by the binary and handed to each service. It creates the
+//! families of the mechanisms that live in this crate (HTTP server, cache, circuit breaker, KOS
+//! client, history writer, read-replica router). A service's business families
+//! (`auth_login_total`, `product_change_total`, …) are defined in that service's `metrics.rs`
+//! and registered through [`Metrics::counter_vec`] / [`Metrics::gauge_vec`] /
+//! [`Metrics::histogram_vec`], which return the family already registered under that name, so a
+//! service built twice on one registry (the all-in-one, tests) shares its series instead of
+//! failing. In the all-in-one process the four services share one registry and are told apart by
+//! the `service` label; standalone, each process has its own. No global registry is used, so apps
+//! in tests never see each other's numbers. Route labels are matched path templates, never raw
+//! paths.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramOpts, Opts, Registry, TextEncoder};
 
 /// The handle types services record into (re-exported so they need no `prometheus` dependency).
-pub use prometheus::{IntCounter, IntGauge};
+pub use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 
 /// Latency buckets from 5 ms to 10 s (docs/api.md §6).
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -52,25 +59,10 @@ pub struct Inner {
     pub history_writes: IntCounterVec,
     /// `history_spill_rows{service,queue}`: rows in the spill file waiting for replay.
     pub history_spill_rows: IntGaugeVec,
-    /// `auth_login_total{result}`.
-    pub auth_logins: IntCounterVec,
-    /// `auth_refresh_total{result}`.
-    pub auth_refreshes: IntCounterVec,
-    /// `product_change_total{status}`.
-    pub product_changes: IntCounterVec,
-    /// `kos_mock_requests_total{endpoint,result_code,fault}`.
-    pub kos_mock_requests: IntCounterVec,
     /// `db_reads_total{service,target}`: history reads by where they ran (`replica`, `primary`).
     pub db_reads: IntCounterVec,
-    /// `auth_requests_total{service}`: requests to auth's routes; its rate is the seed's
-    /// `requests_per_second` autoscaling metric (services/auth/src/metrics.rs).
-    pub auth_requests: IntCounterVec,
-    /// `bill_inquiry_active_connections{service}`: requests bill-inquiry is serving, the seed's
-    /// `active_connections` (services/bill-inquiry/src/metrics.rs).
-    pub bill_inquiry_active_connections: IntGaugeVec,
-    /// `product_change_queue_length{service}`: change requests waiting for their outcome, the
-    /// seed's `queue_length` (services/product-change/src/metrics.rs).
-    pub product_change_queue_length: IntGaugeVec,
+    /// Families registered by the services, by name (see [`Metrics::counter_vec`]).
+    registered: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
 }
 
 impl std::ops::Deref for Metrics {
@@ -118,8 +110,8 @@ fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Histogram
 }
 
 impl Metrics {
-    /// A fresh registry with every family. The definitions are constants, so the `expect`s
-    /// above can only fire on a programming error caught by any test.
+    /// A fresh registry with the families of the shared mechanisms. The definitions are
+    /// constants, so the `expect`s above can only fire on a programming error caught by any test.
     pub fn new() -> Self {
         let r = Registry::new();
         let inner = Inner {
@@ -189,54 +181,59 @@ impl Metrics {
                 "History rows in the local spill file waiting to be replayed",
                 &["service", "queue"],
             ),
-            auth_logins: counter(
-                &r,
-                "auth_login_total",
-                "Login attempts by result",
-                &["result"],
-            ),
-            auth_refreshes: counter(
-                &r,
-                "auth_refresh_total",
-                "Token refreshes by result",
-                &["result"],
-            ),
-            product_changes: counter(
-                &r,
-                "product_change_total",
-                "Product changes by final status",
-                &["status"],
-            ),
-            kos_mock_requests: counter(
-                &r,
-                "kos_mock_requests_total",
-                "KOS mock requests",
-                &["endpoint", "result_code", "fault"],
-            ),
-            // The seed's custom HPA metrics (physical-architecture-prod 3.3.2), fed to KEDA
-            // (docs/deployment.md "Autoscaling"). A family without children renders nothing, so
-            // each appears only in the process whose service records it.
-            auth_requests: counter(
-                &r,
-                "auth_requests_total",
-                "Requests to the auth service's routes",
-                &["service"],
-            ),
-            bill_inquiry_active_connections: gauge(
-                &r,
-                "bill_inquiry_active_connections",
-                "Requests the bill-inquiry service is serving",
-                &["service"],
-            ),
-            product_change_queue_length: gauge(
-                &r,
-                "product_change_queue_length",
-                "Product change requests waiting for their outcome",
-                &["service"],
-            ),
+            registered: Mutex::new(HashMap::new()),
             registry: r,
         };
         Self(Arc::new(inner))
+    }
+
+    /// The counter family `name`, registered on first use; later calls with the same name
+    /// return the same family, so a service built twice on one registry (the all-in-one, tests
+    /// that start replicas) shares its series. This is how a service registers its own families
+    /// (its `metrics.rs`); the first call's help text and labels win.
+    ///
+    /// # Panics
+    /// When `name` is already registered as another kind, or is not a valid metric definition:
+    /// the definitions are constants, so any test that builds the service catches it.
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.get_or_register(name, || counter(&self.registry, name, help, labels))
+    }
+
+    /// The gauge family `name`, registered on first use (see [`Metrics::counter_vec`]).
+    ///
+    /// # Panics
+    /// As [`Metrics::counter_vec`].
+    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.get_or_register(name, || gauge(&self.registry, name, help, labels))
+    }
+
+    /// The histogram family `name` with the [`LATENCY_BUCKETS`], registered on first use (see
+    /// [`Metrics::counter_vec`]).
+    ///
+    /// # Panics
+    /// As [`Metrics::counter_vec`].
+    pub fn histogram_vec(&self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+        self.get_or_register(name, || histogram(&self.registry, name, help, labels))
+    }
+
+    fn get_or_register<C>(&self, name: &str, make: impl FnOnce() -> C) -> C
+    where
+        C: Clone + Send + Sync + 'static,
+    {
+        // A poisoned lock only means another registration panicked; the map is still whole.
+        let mut map = self
+            .registered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(existing) = map.get(name) {
+            return existing
+                .downcast_ref::<C>()
+                .cloned()
+                .expect("a metric name is registered as one kind");
+        }
+        let family = make();
+        map.insert(name.to_owned(), Box::new(family.clone()));
+        family
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -343,4 +340,41 @@ pub async fn gauge_in_progress(
 ) -> Response {
     let _guard = InFlight::enter(gauge);
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_family_is_registered_once_and_shared() {
+        let m = Metrics::new();
+        let first = m.counter_vec("demo_total", "Demo events by result", &["result"]);
+        let again = m.counter_vec("demo_total", "ignored: the first help wins", &["result"]);
+        first.with_label_values(&["ok"]).inc();
+        again.with_label_values(&["ok"]).inc();
+        let text = m.render();
+        assert!(text.contains(r#"demo_total{result="ok"} 2"#), "{text}");
+        assert_eq!(text.matches("# TYPE demo_total counter").count(), 1);
+        let g = m.gauge_vec("demo_depth", "Demo depth", &["service"]);
+        g.with_label_values(&["svc"]).set(3);
+        let h = m.histogram_vec("demo_seconds", "Demo duration", &["service"]);
+        h.with_label_values(&["svc"]).observe(0.02);
+        let text = m.render();
+        assert!(text.contains(r#"demo_depth{service="svc"} 3"#), "{text}");
+        assert!(
+            text.contains(r#"demo_seconds_bucket{service="svc",le="0.025"} 1"#),
+            "{text}"
+        );
+        // Another registry does not see them (no global state).
+        assert!(!Metrics::new().render().contains("demo_total"));
+    }
+
+    #[test]
+    #[should_panic(expected = "one kind")]
+    fn a_name_cannot_change_kind() {
+        let m = Metrics::new();
+        let _ = m.counter_vec("demo_twice", "Demo", &["result"]);
+        let _ = m.gauge_vec("demo_twice", "Demo", &["result"]);
+    }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use phonebill_common::cache::{
     Cache, CacheConfig, CacheKey, Cached, Family, Invalidate, Loaded, Negative, Source,
 };
+use phonebill_common::contract::bill_cache;
 use phonebill_common::metrics::Metrics;
 use phonebill_common::redis_conn::RedisConfig;
 use serde::{Deserialize, Serialize};
@@ -51,8 +52,27 @@ fn count(m: &Metrics, cache: &str, level: &str, result: &str) -> u64 {
 }
 
 fn bill_key(month: &str) -> CacheKey<Bill> {
-    CacheKey::new(Family::Bill, &["01012345678", month])
+    bill_cache::key("01012345678", month)
 }
+
+/// Families shaped as the services define theirs (bill-inquiry's months, product-change's
+/// customer), and two without a stale copy, as a session or static-content family would be.
+const BILL_MONTHS: Family = Family::new(
+    "bill_months",
+    "bill:months",
+    "BILL_MONTHS",
+    Duration::from_secs(3600),
+)
+.keeping_stale();
+const PRODUCT_CUSTOMER: Family = Family::new(
+    "product_customer",
+    "product:customer",
+    "PRODUCT_CUSTOMER",
+    Duration::from_secs(4 * 3600),
+)
+.keeping_stale();
+const SESSION: Family = Family::new("session", "session", "SESSION", Duration::from_secs(1800));
+const STATIC: Family = Family::new("static", "static", "STATIC", Duration::from_secs(86_400));
 
 fn bill(total: i64) -> Bill {
     Bill {
@@ -183,11 +203,11 @@ async fn each_family_gets_its_redis_ttl() {
     let prefix = unique_prefix();
     let (c, _) = build(config(&prefix, Some(redis_url())));
     let cases: [(Family, i64, bool); 5] = [
-        (Family::Bill, 3600, true),
-        (Family::BillMonths, 3600, true),
-        (Family::ProductCustomer, 4 * 3600, true),
-        (Family::Session, 1800, false),
-        (Family::Static, 86_400, false),
+        (bill_cache::FAMILY, 3600, true),
+        (BILL_MONTHS, 3600, true),
+        (PRODUCT_CUSTOMER, 4 * 3600, true),
+        (SESSION, 1800, false),
+        (STATIC, 86_400, false),
     ];
     for (family, secs, stale) in cases {
         let k: CacheKey<Vec<String>> = CacheKey::new(family, &["x"]);
@@ -208,7 +228,7 @@ async fn entries_expire_from_l1_and_l2() {
     let mut cfg = config(&prefix, Some(redis_url()));
     cfg.l1_ttl = Duration::from_millis(150);
     cfg.l2_ttl_overrides
-        .insert(Family::Bill, Duration::from_millis(400));
+        .insert(bill_cache::FAMILY, Duration::from_millis(400));
     cfg.stale_window = Duration::from_secs(30);
     let (c, _) = build(cfg);
     let k = bill_key("202508");
@@ -362,7 +382,7 @@ async fn a_closed_port_degrades_to_l1_and_counts_errors() {
     assert_eq!(load_counting(&c, &k, &calls, 9).await.source, Source::L1);
     assert!(count(&m, "bill", "l2", "error") >= 1);
     for i in 0..3 {
-        let k = CacheKey::<Bill>::new(Family::Bill, &["01099999999", &format!("20250{i}")]);
+        let k = bill_cache::key::<Bill>("01099999999", &format!("20250{i}"));
         load_counting(&c, &k, &calls, 1).await;
     }
     assert!(c.l2_in_cooldown(), "repeated failures start the cool-down");

@@ -229,7 +229,12 @@ pub async fn launch(opts: &Options) -> Result<AllInOne, LaunchError> {
     deps.deny_list = Some(deny);
     // One cache too: product-change invalidates bill entries, and without Redis only a shared
     // L1 can carry that.
-    let cache_cfg = phonebill_common::cache::CacheConfig::from_env(env)?;
+    let families = [
+        phonebill_bill_inquiry::cache::FAMILIES,
+        phonebill_product_change::cache::FAMILIES,
+    ]
+    .concat();
+    let cache_cfg = phonebill_common::cache::CacheConfig::from_env(env, &families)?;
     let cache = phonebill_common::cache::Cache::new(cache_cfg, &deps.metrics, &deps.shutdown)
         .map_err(|e| service_err("cache")(&e))?;
     deps.cache = Some(cache);

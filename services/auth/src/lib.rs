@@ -6,7 +6,6 @@
 //! sessions and login history in its own database, and revokes sessions through the deny list
 //! of [`phonebill_common::auth`].
 
-pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod keys;
@@ -34,8 +33,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use utoipa::{Modify, OpenApi};
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
+pub use phonebill_common::time::{Clock, ManualClock, SystemClock};
 pub use seed::{DEMO_USERS, DemoUser};
 
 /// Service name (metrics label, docs path, SQLite file name).

@@ -14,7 +14,6 @@ use phonebill_common::kos::client::{KosClient, KosError};
 use phonebill_common::kos::{ProductInquiryRequest, SmsSendRequest, codes as kos_codes};
 use phonebill_common::line::LineNumber;
 
-use crate::clock::Clock;
 use crate::domain::refresh::{self, RefreshToken};
 use crate::domain::validation::{ChangePasswordInput, LoginInput, RegisterInput};
 use crate::domain::{LockState, lock_state};
@@ -22,6 +21,7 @@ use crate::keys::Keyring;
 use crate::password::Hasher;
 use crate::registration::{self, RegistrationMode};
 use crate::store::{NewUser, SessionRecord, StoreError, UserRecord, UserStore};
+use phonebill_common::time::Clock;
 
 /// Session life without `autoLogin`.
 const SESSION_TTL: chrono::Duration = chrono::Duration::hours(24);
@@ -146,12 +146,13 @@ impl AuthService {
     }
 
     fn count_login(&self, result: &str) {
-        self.metrics.auth_logins.with_label_values(&[result]).inc();
+        crate::metrics::logins(&self.metrics)
+            .with_label_values(&[result])
+            .inc();
     }
 
     fn count_refresh(&self, result: &str) {
-        self.metrics
-            .auth_refreshes
+        crate::metrics::refreshes(&self.metrics)
             .with_label_values(&[result])
             .inc();
     }
@@ -397,10 +398,10 @@ impl AuthService {
         } else {
             match (mode, code.as_deref()) {
                 (RegistrationMode::Closed, _) => {
-                    return Err(ApiError::new(ErrorCode::RegistrationClosed));
+                    return Err(crate::domain::messages::registration_closed());
                 }
                 (RegistrationMode::Verified, None) => {
-                    return Err(ApiError::new(ErrorCode::LineVerificationRequired));
+                    return Err(crate::domain::messages::line_verification_required());
                 }
                 (RegistrationMode::Open, None) => false,
                 (_, Some(code)) => {
@@ -474,7 +475,7 @@ impl AuthService {
     /// sent.
     pub async fn send_verification(&self, line: &LineNumber) -> Result<bool, ApiError> {
         if self.settings.registration_mode == RegistrationMode::Closed {
-            return Err(ApiError::new(ErrorCode::RegistrationClosed));
+            return Err(crate::domain::messages::registration_closed());
         }
         let now = self.now();
         let line11 = line.as_str();

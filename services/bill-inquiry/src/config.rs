@@ -84,7 +84,7 @@ impl Config {
             verifier: VerifierConfig::from_env(env)?,
             deny: DenyListConfig::from_env(env)?,
             kos: KosClientConfig::from_env(env, "bill-inquiry-service")?,
-            cache: CacheConfig::from_env(env)?,
+            cache: CacheConfig::from_env(env, crate::cache::FAMILIES)?,
             sync_budget: Duration::from_millis(env.ranged(
                 "INQUIRY_SYNC_BUDGET_MS",
                 5000u64,

@@ -5,6 +5,7 @@
 //! Modules: `config` (variables), `domain` (pure rules), `store` (history tables, PostgreSQL and
 //! SQLite), `service` (use cases: cache, KOS, sync budget, history), `routes` (handlers).
 
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod metrics;

@@ -6,12 +6,20 @@
 
 use axum::Router;
 use axum::middleware;
-use phonebill_common::metrics::{Metrics, gauge_in_progress};
+use phonebill_common::metrics::{IntGaugeVec, Metrics, gauge_in_progress};
+
+/// `bill_inquiry_active_connections{service}`, registered on the process registry (its name
+/// and label are read by the chart's KEDA trigger: they do not change).
+fn active_connections(metrics: &Metrics) -> IntGaugeVec {
+    metrics.gauge_vec(
+        "bill_inquiry_active_connections",
+        "Requests the bill-inquiry service is serving",
+        &["service"],
+    )
+}
 
 /// `router` with its requests in progress gauged (0 from the start, so the series exists).
 pub fn track<S: Clone + Send + Sync + 'static>(router: Router<S>, metrics: &Metrics) -> Router<S> {
-    let gauge = metrics
-        .bill_inquiry_active_connections
-        .with_label_values(&[crate::SERVICE]);
+    let gauge = active_connections(metrics).with_label_values(&[crate::SERVICE]);
     router.route_layer(middleware::from_fn_with_state(gauge, gauge_in_progress))
 }

@@ -153,9 +153,7 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
         || Cow::Owned(resp.status().as_u16().to_string()),
         |c| c.0.clone(),
     );
-    g.app
-        .metrics
-        .kos_mock_requests
+    crate::metrics::requests(&g.app.metrics)
         .with_label_values(&[g.label, &code, fault.map_or("none", FaultMode::as_str)])
         .inc();
     resp

@@ -16,6 +16,7 @@ pub mod config;
 pub mod domain;
 pub mod gate;
 pub mod guesses;
+pub mod metrics;
 pub mod reply;
 pub mod routes;
 pub mod service_auth;

@@ -99,7 +99,7 @@ impl Config {
             base: BaseConfig::from_env(env, crate::SERVICE, DEFAULT_PORT)?,
             verifier: VerifierConfig::from_env(env)?,
             deny: DenyListConfig::from_env(env)?,
-            cache: CacheConfig::from_env(env)?,
+            cache: CacheConfig::from_env(env, crate::cache::FAMILIES)?,
             kos: KosClientConfig::from_env(env, KOS_SERVICE_NAME)?,
             budget: Duration::from_millis(env.ranged(
                 "PRODUCT_BUDGET_MS",

@@ -7,6 +7,7 @@
 //! writer ([`phonebill_common::history`]) and the reconciliation task (at start and every
 //! `RECONCILE_INTERVAL_SECONDS`).
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod domain;

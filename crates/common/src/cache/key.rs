@@ -19,99 +19,81 @@ use std::time::Duration;
 /// The version segment of every key. Bump it when a cached type's JSON layout changes.
 pub const SCHEMA_VERSION: &str = "v1";
 
-/// A family of keys sharing a TTL policy and a metric label.
+/// A family of keys sharing a TTL policy and a metric label. A service defines its families as
+/// constants (bill-inquiry's `cache` module, product-change's `cache` module; a family two
+/// services share lives in [`crate::contract`]); this crate only applies them.
+///
+/// ```
+/// use std::time::Duration;
+/// use phonebill_common::cache::Family;
+///
+/// const MONTHS: Family =
+///     Family::new("bill_months", "bill:months", "BILL_MONTHS", Duration::from_secs(3600))
+///         .keeping_stale();
+/// assert_eq!(MONTHS.segment(), "bill:months");
+/// assert!(MONTHS.keeps_stale());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    /// `bill:{line}:{YYYYMM}`: a bill inquiry result (L2 1 h).
-    Bill,
-    /// `bill:months:{line}`: the months a line has bills for (L2 1 h).
-    BillMonths,
-    /// `product:customer:{line}`: a line's customer and current product (L2 4 h).
-    ProductCustomer,
-    /// `product:list`: the product catalogue (L2 4 h).
-    ProductList,
-    /// `token:{id}`: verified tokens (L2 30 min, the seed's session TTL).
-    Token,
-    /// `session:{id}`: user sessions (L2 30 min).
-    Session,
-    /// `static:{id}`: static content (L2 24 h).
-    Static,
+pub struct Family {
+    label: &'static str,
+    segment: &'static str,
+    env_name: &'static str,
+    default_l2_ttl: Duration,
+    keeps_stale: bool,
 }
 
 impl Family {
-    /// Every family.
-    pub const ALL: [Family; 7] = [
-        Family::Bill,
-        Family::BillMonths,
-        Family::ProductCustomer,
-        Family::ProductList,
-        Family::Token,
-        Family::Session,
-        Family::Static,
-    ];
+    /// A family without a stale copy: `label` is the `cache` metric label (docs/api.md §6),
+    /// `segment` its part of the Redis key (docs/api.md §3.5 spelling, may hold `:`), `env_name`
+    /// the `<NAME>` of its `CACHE_TTL_<NAME>_SECONDS` override, `default_l2_ttl` the Redis TTL of
+    /// a fresh value. The label must be unique among the families of a process: the metrics and
+    /// the configuration are keyed by it.
+    pub const fn new(
+        label: &'static str,
+        segment: &'static str,
+        env_name: &'static str,
+        default_l2_ttl: Duration,
+    ) -> Self {
+        Self {
+            label,
+            segment,
+            env_name,
+            default_l2_ttl,
+            keeps_stale: false,
+        }
+    }
+
+    /// The same family keeping a stale copy after the fresh TTL (docs/api.md §3.4: for data KOS
+    /// serves; never for sessions or tokens, whose expiry is a security rule).
+    #[must_use]
+    pub const fn keeping_stale(mut self) -> Self {
+        self.keeps_stale = true;
+        self
+    }
 
     /// The `cache` metric label (docs/api.md §6).
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Bill => "bill",
-            Self::BillMonths => "bill_months",
-            Self::ProductCustomer => "product_customer",
-            Self::ProductList => "product_list",
-            Self::Token => "token",
-            Self::Session => "session",
-            Self::Static => "static",
-        }
+    pub const fn label(self) -> &'static str {
+        self.label
     }
 
     /// The family's segment in a Redis key (docs/api.md §3.5 spelling).
-    pub fn segment(self) -> &'static str {
-        match self {
-            Self::Bill => "bill",
-            Self::BillMonths => "bill:months",
-            Self::ProductCustomer => "product:customer",
-            Self::ProductList => "product:list",
-            Self::Token => "token",
-            Self::Session => "session",
-            Self::Static => "static",
-        }
+    pub const fn segment(self) -> &'static str {
+        self.segment
     }
 
     /// The `CACHE_TTL_<NAME>_SECONDS` override variable's `<NAME>`.
-    pub fn env_name(self) -> &'static str {
-        match self {
-            Self::Bill => "BILL",
-            Self::BillMonths => "BILL_MONTHS",
-            Self::ProductCustomer => "PRODUCT_CUSTOMER",
-            Self::ProductList => "PRODUCT_LIST",
-            Self::Token => "TOKEN",
-            Self::Session => "SESSION",
-            Self::Static => "STATIC",
-        }
+    pub const fn env_name(self) -> &'static str {
+        self.env_name
     }
 
-    /// Default Redis TTL of a fresh value (seed 5.2.2: session 30 min, bill 1 h, product 4 h,
-    /// static 24 h).
-    pub fn default_l2_ttl(self) -> Duration {
-        const MIN: u64 = 60;
-        Duration::from_secs(match self {
-            Self::Token | Self::Session => 30 * MIN,
-            Self::Bill | Self::BillMonths => 60 * MIN,
-            Self::ProductCustomer | Self::ProductList => 4 * 60 * MIN,
-            Self::Static => 24 * 60 * MIN,
-        })
+    /// Default Redis TTL of a fresh value.
+    pub const fn default_l2_ttl(self) -> Duration {
+        self.default_l2_ttl
     }
 
-    /// Whether a stale copy is kept after the fresh TTL (docs/api.md §3.4: data KOS serves; never for
-    /// sessions or tokens, whose expiry is a security rule).
-    pub fn keeps_stale(self) -> bool {
-        matches!(
-            self,
-            Self::Bill | Self::BillMonths | Self::ProductCustomer | Self::ProductList
-        )
-    }
-
-    pub(crate) fn index(self) -> usize {
-        self as usize
+    /// Whether a stale copy is kept after the fresh TTL.
+    pub const fn keeps_stale(self) -> bool {
+        self.keeps_stale
     }
 }
 
@@ -190,9 +172,24 @@ impl<T> fmt::Debug for CacheKey<T> {
 mod tests {
     use super::*;
 
+    const BILL: Family =
+        Family::new("bill", "bill", "BILL", Duration::from_secs(3600)).keeping_stale();
+    const MONTHS: Family = Family::new(
+        "bill_months",
+        "bill:months",
+        "BILL_MONTHS",
+        Duration::from_secs(3600),
+    );
+    const LIST: Family = Family::new(
+        "product_list",
+        "product:list",
+        "PRODUCT_LIST",
+        Duration::from_secs(3600),
+    );
+
     #[test]
     fn renders_the_spec_layout() {
-        let k: CacheKey<()> = CacheKey::new(Family::Bill, &["01012345678", "202509"]);
+        let k: CacheKey<()> = CacheKey::new(BILL, &["01012345678", "202509"]);
         assert_eq!(k.render("pb", None), "pb:v1:bill:01012345678:202509");
         assert_eq!(
             k.render("pb", Some("stale")),
@@ -202,24 +199,21 @@ mod tests {
             k.render("pb", Some("neg")),
             "pb:v1:bill:neg:01012345678:202509"
         );
-        let m: CacheKey<()> = CacheKey::new(Family::BillMonths, &["01012345678"]);
+        let m: CacheKey<()> = CacheKey::new(MONTHS, &["01012345678"]);
         assert_eq!(m.render("t1", None), "t1:v1:bill:months:01012345678");
-        let l: CacheKey<()> = CacheKey::new(Family::ProductList, &[]);
+        let l: CacheKey<()> = CacheKey::new(LIST, &[]);
         assert_eq!(l.render("pb", None), "pb:v1:product:list");
         assert!(!format!("{k:?}").contains("5678"));
     }
 
     #[test]
-    fn default_ttls_follow_the_seed() {
-        assert_eq!(Family::Session.default_l2_ttl(), Duration::from_secs(1800));
-        assert_eq!(Family::Bill.default_l2_ttl(), Duration::from_secs(3600));
-        assert_eq!(
-            Family::ProductCustomer.default_l2_ttl(),
-            Duration::from_secs(4 * 3600)
-        );
-        assert_eq!(Family::Static.default_l2_ttl(), Duration::from_secs(86_400));
-        for (i, f) in Family::ALL.iter().enumerate() {
-            assert_eq!(f.index(), i);
-        }
+    fn a_family_is_what_its_constant_says() {
+        assert_eq!(BILL.label(), "bill");
+        assert_eq!(BILL.env_name(), "BILL");
+        assert_eq!(BILL.default_l2_ttl(), Duration::from_secs(3600));
+        assert!(BILL.keeps_stale());
+        assert!(!MONTHS.keeps_stale());
+        assert_eq!(MONTHS.to_string(), "bill_months");
+        assert_ne!(BILL, MONTHS);
     }
 }

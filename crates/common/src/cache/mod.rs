@@ -1,8 +1,11 @@
 //! The two-level cache (docs/architecture.md decision 5, docs/api.md §3.4/3.5): L1 moka in the process over L2 Redis
 //! shared by the replicas.
 //!
-//! - **Typed keys** ([`CacheKey<T>`]) in [`Family`]s; the family gives the Redis TTL (session
-//!   30 min, bill 1 h, product 4 h, static 24 h), the stale policy and the `cache` metric label.
+//! - **Typed keys** ([`CacheKey<T>`]) in [`Family`]s; the family gives the Redis TTL, the stale
+//!   policy and the `cache` metric label. Families are values the services define (bill-inquiry's
+//!   and product-change's `cache` modules; the bill family both use in [`crate::contract`]) and
+//!   declare to [`CacheConfig::from_env`], which reads their TTL overrides; this module knows
+//!   none of them.
 //! - **Values are serialised once**: a loaded value is encoded to JSON once and the same bytes go
 //!   to the fresh key and the stale copy in one pipeline. L1 holds the *typed* value (`Arc<T>`),
 //!   not the bytes: an L1 hit is a map look-up and a pointer copy, no JSON decoding, which is what
@@ -29,13 +32,14 @@
 //! `CACHE_L1_CAPACITY` (2000, the seed's `max_entries`), `CACHE_L1_TTL_SECONDS` (300),
 //! `CACHE_REDIS_TIMEOUT_MS` (100), `CACHE_L2_FAILURE_THRESHOLD` (3),
 //! `CACHE_L2_COOLDOWN_MS` (5000), `CACHE_STALE_WINDOW_SECONDS` (86400),
-//! `CACHE_NEGATIVE_TTL_SECONDS` (60), `CACHE_TTL_<FAMILY>_SECONDS` (per-family Redis TTL override,
-//! e.g. `CACHE_TTL_BILL_SECONDS`).
+//! `CACHE_NEGATIVE_TTL_SECONDS` (60), `CACHE_TTL_<FAMILY>_SECONDS` (per-family Redis TTL override
+//! of each declared family, e.g. `CACHE_TTL_BILL_SECONDS`).
 
 mod key;
 mod l2;
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -81,6 +85,10 @@ pub struct CacheConfig {
     pub negative_ttl: Duration,
     /// Per-family Redis TTL overrides.
     pub l2_ttl_overrides: BTreeMap<Family, Duration>,
+    /// The families the process uses: their TTL overrides are read at start and their
+    /// `cache_requests_total` series exist (at 0) from the first scrape. A key of a family not
+    /// listed still works, with its default TTL and counters resolved on each use.
+    pub families: Vec<Family>,
 }
 
 impl Default for CacheConfig {
@@ -96,13 +104,15 @@ impl Default for CacheConfig {
             stale_window: Duration::from_secs(24 * 3600),
             negative_ttl: Duration::from_secs(60),
             l2_ttl_overrides: BTreeMap::new(),
+            families: Vec::new(),
         }
     }
 }
 
 impl CacheConfig {
-    /// Reads the variables listed in the module documentation.
-    pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
+    /// Reads the variables listed in the module documentation, with a TTL override variable for
+    /// each of `families` (a family listed twice counts once).
+    pub fn from_env(env: Env<'_>, families: &[Family]) -> Result<Self, ConfigError> {
         let prefix = env
             .string("CACHE_KEY_PREFIX")
             .unwrap_or_else(|| "pb".into());
@@ -112,8 +122,14 @@ impl CacheConfig {
                 "must not contain whitespace",
             ));
         }
+        let mut declared: Vec<Family> = Vec::with_capacity(families.len());
+        for f in families {
+            if !declared.contains(f) {
+                declared.push(*f);
+            }
+        }
         let mut overrides = BTreeMap::new();
-        for f in Family::ALL {
+        for &f in &declared {
             let var = format!("CACHE_TTL_{}_SECONDS", f.env_name());
             if let Some(secs) = env.parse_opt::<u64>(&var)? {
                 if secs == 0 {
@@ -149,6 +165,7 @@ impl CacheConfig {
                 1..=3600,
             )?),
             l2_ttl_overrides: overrides,
+            families: declared,
         })
     }
 
@@ -310,6 +327,7 @@ struct Stored<T> {
 }
 
 /// Pre-resolved counters of one family (no label look-up on the hot path).
+#[derive(Clone)]
 struct FamilyCounters {
     l1_hit: IntCounter,
     l1_miss: IntCounter,
@@ -317,6 +335,24 @@ struct FamilyCounters {
     l2_miss: IntCounter,
     l2_error: IntCounter,
     stale_served: IntCounter,
+}
+
+impl FamilyCounters {
+    fn resolve(metrics: &Metrics, f: Family) -> Self {
+        let c = |level: &str, result: &str| {
+            metrics
+                .cache_requests
+                .with_label_values(&[f.label(), level, result])
+        };
+        Self {
+            l1_hit: c("l1", "hit"),
+            l1_miss: c("l1", "miss"),
+            l2_hit: c("l2", "hit"),
+            l2_miss: c("l2", "miss"),
+            l2_error: c("l2", "error"),
+            stale_served: metrics.cache_stale_served.with_label_values(&[f.label()]),
+        }
+    }
 }
 
 /// The two-level cache. Cheap to clone; clones share everything.
@@ -339,7 +375,9 @@ struct Inner {
     l1: moka::future::Cache<Arc<str>, L1Entry>,
     stale: moka::future::Cache<Arc<str>, StaleEntry>,
     l2: Option<Arc<L2>>,
-    counters: Vec<FamilyCounters>,
+    /// The declared families' counters; a handful, so a linear scan beats hashing.
+    counters: Vec<(Family, FamilyCounters)>,
+    metrics: Metrics,
     channel: String,
     subscribed: watch::Receiver<bool>,
     cancel: CancellationToken,
@@ -377,23 +415,10 @@ impl Cache {
                 .map_err(CacheError)?,
             )),
         };
-        let counters = Family::ALL
+        let counters = config
+            .families
             .iter()
-            .map(|f| {
-                let c = |level: &str, result: &str| {
-                    metrics
-                        .cache_requests
-                        .with_label_values(&[f.label(), level, result])
-                };
-                FamilyCounters {
-                    l1_hit: c("l1", "hit"),
-                    l1_miss: c("l1", "miss"),
-                    l2_hit: c("l2", "hit"),
-                    l2_miss: c("l2", "miss"),
-                    l2_error: c("l2", "error"),
-                    stale_served: metrics.cache_stale_served.with_label_values(&[f.label()]),
-                }
-            })
+            .map(|&f| (f, FamilyCounters::resolve(metrics, f)))
             .collect();
         let channel = format!("{}:{SCHEMA_VERSION}:cache:invalidate", config.prefix);
         let (sub_tx, sub_rx) = watch::channel(false);
@@ -405,6 +430,7 @@ impl Cache {
                 stale,
                 l2: l2.clone(),
                 counters,
+                metrics: metrics.clone(),
                 channel: channel.clone(),
                 subscribed: sub_rx,
                 cancel: cancel.clone(),
@@ -471,8 +497,11 @@ impl Cache {
         key.render(&self.inner.config.prefix, None)
     }
 
-    fn counters(&self, f: Family) -> &FamilyCounters {
-        &self.inner.counters[f.index()]
+    fn counters(&self, f: Family) -> Cow<'_, FamilyCounters> {
+        match self.inner.counters.iter().find(|(g, _)| *g == f) {
+            Some((_, c)) => Cow::Borrowed(c),
+            None => Cow::Owned(FamilyCounters::resolve(&self.inner.metrics, f)),
+        }
     }
 
     /// Looks `key` up in L1, then L2 (an L2 hit is put into L1). Never calls a loader.
@@ -957,5 +986,73 @@ async fn subscriber(
             () = tokio::time::sleep(wait) => {}
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const A: Family = Family::new("fam_a", "fam:a", "FAM_A", Duration::from_secs(3600));
+    const B: Family =
+        Family::new("fam_b", "fam:b", "FAM_B", Duration::from_secs(60)).keeping_stale();
+
+    fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn from_env_reads_the_overrides_of_the_declared_families() {
+        let vars = env(&[
+            ("CACHE_TTL_FAM_A_SECONDS", "10"),
+            ("CACHE_TTL_OTHER_SECONDS", "0"),
+        ]);
+        let cfg = CacheConfig::from_env(Env::new(&vars), &[A, B, A]).expect("valid");
+        assert_eq!(
+            cfg.families,
+            vec![A, B],
+            "a family declared twice counts once"
+        );
+        assert_eq!(cfg.l2_ttl(A), Duration::from_secs(10));
+        assert_eq!(cfg.l2_ttl(B), Duration::from_secs(60));
+        assert_eq!(
+            cfg.l1_ttl_for(B),
+            Duration::from_secs(60),
+            "L1 never outlives L2"
+        );
+
+        let zero = env(&[("CACHE_TTL_FAM_B_SECONDS", "0")]);
+        let err = CacheConfig::from_env(Env::new(&zero), &[A, B]).expect_err("0 is refused");
+        assert_eq!(err.var, "CACHE_TTL_FAM_B_SECONDS");
+    }
+
+    #[tokio::test]
+    async fn declared_families_have_series_from_the_start_and_others_still_count() {
+        let m = Metrics::new();
+        let cfg = CacheConfig {
+            families: vec![A],
+            ..CacheConfig::default()
+        };
+        let c = Cache::new(cfg, &m, &CancellationToken::new()).expect("cache");
+        let text = m.render();
+        assert!(
+            text.contains(r#"cache_requests_total{cache="fam_a",level="l1",result="hit"} 0"#),
+            "{text}"
+        );
+        assert!(!text.contains(r#"cache="fam_b""#), "{text}");
+        let k: CacheKey<u32> = CacheKey::new(B, &["x"]);
+        assert!(c.get(&k).await.is_none());
+        c.put(&k, 7).await;
+        assert!(c.get(&k).await.is_some());
+        let count = |result: &str| {
+            m.cache_requests
+                .with_label_values(&["fam_b", "l1", result])
+                .get()
+        };
+        assert_eq!((count("miss"), count("hit")), (1, 1));
     }
 }

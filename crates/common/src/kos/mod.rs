@@ -1,14 +1,16 @@
 //! The KOS wire contract (docs/api.md §5), shared by the KOS mock (which serves it) and the KOS client
 //! in bill-inquiry / product-change (which calls it).
 //!
-//! Only types and constants live here: the envelope, request and response bodies, result codes,
+//! Only types and constants live here (and the record of a call the callers log, [`KosCallEvent`]): the envelope, request and response bodies, result codes,
 //! paths, header names and the endpoint names used by the mock's simulation and fault
 //! configuration. No HTTP code. KOS uses its own envelope (`resultCode`/`resultMessage`), not the
 //! docs/api.md §1.3 one, and business failures are HTTP 200 with a non-`0000` code.
 
+pub mod call_log;
 pub mod client;
 pub mod wire;
 
+pub use call_log::KosCallEvent;
 pub use wire::*;
 
 /// KOS result codes (docs/api.md §5.2, §5.3). Strings on the wire; compare with these constants.

@@ -5,95 +5,11 @@
 
 pub mod outcome;
 
-use std::fmt;
-use std::sync::Arc;
-
 use chrono::{DateTime, Datelike, Utc};
 use phonebill_common::time::kst;
 
-/// Where "now" comes from. Production uses [`SystemClock`]; tests may pin time.
-pub trait Clock: Send + Sync + 'static {
-    /// The current instant.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A shared clock.
-pub type DynClock = Arc<dyn Clock>;
-
-/// A billing month (`YYYYMM`, month 01–12).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month {
-    year: i32,
-    month: u32,
-}
-
-impl Month {
-    /// The month containing `t` in Korea time.
-    pub fn of(t: DateTime<Utc>) -> Self {
-        let k = t.with_timezone(&kst());
-        Self {
-            year: k.year(),
-            month: k.month(),
-        }
-    }
-
-    /// `YYYYMM` or `YYYY-MM` with month 01–12; `None` otherwise.
-    pub fn parse(input: &str) -> Option<Self> {
-        let s = input.trim();
-        let compact: String = match s.len() {
-            6 => s.to_owned(),
-            7 if s.as_bytes()[4] == b'-' => format!("{}{}", &s[..4], &s[5..]),
-            _ => return None,
-        };
-        if !compact.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let year: i32 = compact[..4].parse().ok()?;
-        let month: u32 = compact[4..].parse().ok()?;
-        ((1..=12).contains(&month) && year >= 1).then_some(Self { year, month })
-    }
-
-    /// The month before.
-    pub fn prev(self) -> Self {
-        if self.month == 1 {
-            Self {
-                year: self.year - 1,
-                month: 12,
-            }
-        } else {
-            Self {
-                year: self.year,
-                month: self.month - 1,
-            }
-        }
-    }
-
-    /// `YYYYMM`.
-    pub fn compact(self) -> String {
-        format!("{:04}{:02}", self.year, self.month)
-    }
-
-    /// `YYYY-MM` (the menu's display form).
-    pub fn dashed(self) -> String {
-        format!("{:04}-{:02}", self.year, self.month)
-    }
-}
-
-impl fmt::Display for Month {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}{:02}", self.year, self.month)
-    }
-}
+/// The clock and the month are the shared ones; the names are kept for this crate's callers.
+pub use phonebill_common::time::{Clock, DynClock, SystemClock, YearMonth as Month};
 
 /// The six months ending with `current`, newest first (docs/api.md §3.1 fallback, 5.5 window).
 pub fn six_months(current: Month) -> Vec<Month> {
@@ -118,7 +34,7 @@ pub enum MonthError {
 /// The month to query: absent/empty → current month (Korea time); otherwise parsed and not in
 /// the future. Months older than the window are left to KOS (`1003` → `BILL_NOT_FOUND`).
 pub fn inquiry_month(input: Option<&str>, now: DateTime<Utc>) -> Result<Month, MonthError> {
-    let current = Month::of(now);
+    let current = Month::of_kst(now);
     match input.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(current),
         Some(s) => {

@@ -45,7 +45,7 @@ impl BillService {
     /// The menu (docs/api.md §3.1): never fails because of KOS.
     pub async fn menu(&self, user: &AuthUser) -> (MenuData, &'static str) {
         let now = self.d().clock.now();
-        let current = Month::of(now);
+        let current = Month::of_kst(now);
         let first = user.lines().into_iter().next();
         let customer_info = MenuCustomer {
             customer_id: user.customer_id().to_owned(),

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use phonebill_common::cache::{Cache, CacheKey, Family};
+use phonebill_common::cache::{Cache, CacheKey};
+use phonebill_common::contract::bill_cache;
 use phonebill_common::error::ApiError;
 use phonebill_common::history::HistoryWriter;
 use phonebill_common::kos::client::{KosClient, KosError};
@@ -30,7 +31,7 @@ pub use menu::{MSG_MENU, MSG_MENU_FALLBACK, MenuCustomer, MenuData};
 
 use crate::domain::outcome::kos_code;
 use crate::domain::{DynClock, Month, truncate_chars};
-use crate::store::{DynBillStore, HistoryEvent, KosCallRow};
+use crate::store::{DynBillStore, HistoryEvent, KosCallEvent};
 use poll::PollEntry;
 
 /// Parts of the service.
@@ -73,11 +74,11 @@ impl std::fmt::Debug for BillService {
 }
 
 fn bill_key(line: &LineNumber, month: Month) -> CacheKey<BillResult> {
-    CacheKey::new(Family::Bill, &[line.as_str(), &month.compact()])
+    bill_cache::key(line.as_str(), &month.compact())
 }
 
 fn months_key(line: &LineNumber) -> CacheKey<Vec<String>> {
-    CacheKey::new(Family::BillMonths, &[line.as_str()])
+    CacheKey::new(crate::cache::BILL_MONTHS, &[line.as_str()])
 }
 
 impl BillService {
@@ -133,7 +134,7 @@ impl BillService {
             Ok(_) => (Some(codes::SUCCESS.to_owned()), "success"),
             Err(e) => (kos_code(e), e.outcome()),
         };
-        self.record(HistoryEvent::KosCall(KosCallRow {
+        self.record(HistoryEvent::KosCall(KosCallEvent {
             event_id: uuid::Uuid::new_v4(),
             request_id: truncate_chars(request_id, 128),
             endpoint: endpoint.to_owned(),

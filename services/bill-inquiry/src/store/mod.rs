@@ -16,7 +16,6 @@ use chrono::{DateTime, Utc};
 use phonebill_common::db::Db;
 use phonebill_common::db::read::ReadRouter;
 use phonebill_common::history::HistorySink;
-use uuid::Uuid;
 
 pub use postgres::PgBillStore;
 pub use sqlite::SqliteBillStore;
@@ -68,24 +67,8 @@ pub struct InquiryRow {
     pub processed_at: Option<DateTime<Utc>>,
 }
 
-/// One row of `kos_call_log`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KosCallRow {
-    /// Idempotency key of the write.
-    pub event_id: Uuid,
-    /// The inquiry's `requestId` (or the HTTP request id for the menu's calls).
-    pub request_id: String,
-    /// KOS endpoint name (`bill-inquiry`, `available-months`).
-    pub endpoint: String,
-    /// KOS result code, when KOS answered with one.
-    pub result_code: Option<String>,
-    /// `success`, `business_error`, `error`, `timeout`, `rejected`.
-    pub outcome: String,
-    /// Call duration.
-    pub duration_ms: i32,
-    /// When the call started.
-    pub called_at: DateTime<Utc>,
-}
+/// One row of `kos_call_log` (the type product-change logs its calls with too).
+pub use phonebill_common::kos::KosCallEvent;
 
 /// What the history writer carries (and its spill file holds, one JSON line each).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -93,7 +76,7 @@ pub enum HistoryEvent {
     /// Insert or finish an inquiry row.
     Inquiry(InquiryRow),
     /// Log a KOS call.
-    KosCall(KosCallRow),
+    KosCall(KosCallEvent),
 }
 
 /// The bill-inquiry store.
@@ -109,7 +92,7 @@ pub trait BillStore: HistorySink<HistoryEvent> {
     ) -> Result<(Vec<InquiryRow>, u64), StoreError>;
 
     /// The KOS calls logged for `request_id`, oldest first.
-    async fn list_kos_calls(&self, request_id: &str) -> Result<Vec<KosCallRow>, StoreError>;
+    async fn list_kos_calls(&self, request_id: &str) -> Result<Vec<KosCallEvent>, StoreError>;
 
     /// Drops `bill_info` of rows requested before `before` (docs/api.md §3.3: kept 24 h); returns the
     /// number of rows changed.
@@ -153,7 +136,7 @@ fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 
 /// Splits a batch into inquiry rows (one per `request_id`: the last final row, else the last
 /// `PROCESSING` row, so one statement never touches a row twice) and KOS call rows.
-fn coalesce(batch: &[HistoryEvent]) -> (Vec<&InquiryRow>, Vec<&KosCallRow>) {
+fn coalesce(batch: &[HistoryEvent]) -> (Vec<&InquiryRow>, Vec<&KosCallEvent>) {
     let mut by_id: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut inquiries: Vec<&InquiryRow> = Vec::new();
     let mut calls = Vec::new();

@@ -30,8 +30,8 @@ macro_rules! impl_bill_store {
             })
         }
 
-        fn kos_call_from_row(row: &DbRow) -> Result<KosCallRow, StoreError> {
-            Ok(KosCallRow {
+        fn kos_call_from_row(row: &DbRow) -> Result<KosCallEvent, StoreError> {
+            Ok(KosCallEvent {
                 event_id: gu(row, "event_id")?,
                 request_id: row.try_get("request_id")?,
                 endpoint: row.try_get("endpoint")?,
@@ -177,7 +177,7 @@ macro_rules! impl_bill_store {
                     .await
             }
 
-            async fn list_kos_calls(&self, request_id: &str) -> Result<Vec<KosCallRow>, StoreError> {
+            async fn list_kos_calls(&self, request_id: &str) -> Result<Vec<KosCallEvent>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT request_id, endpoint, result_code, outcome, duration_ms, called_at, \
                      event_id FROM kos_call_log WHERE request_id = $1 ORDER BY id",

@@ -7,7 +7,7 @@ use phonebill_common::history::HistorySink;
 use sqlx::Row;
 
 use super::sql::impl_bill_store;
-use super::{BillStore, HistoryEvent, InquiryRow, KosCallRow, StoreError};
+use super::{BillStore, HistoryEvent, InquiryRow, KosCallEvent, StoreError};
 use crate::domain::HistoryFilter;
 
 /// The SQLite store.

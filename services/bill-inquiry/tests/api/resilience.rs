@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use phonebill_bill_inquiry::service::BillResult;
-use phonebill_common::cache::{CacheKey, Family, Invalidate};
+use phonebill_common::cache::{CacheKey, Invalidate};
+use phonebill_common::contract::bill_cache;
 use phonebill_test_support::{Backend, backend_tests};
 use serde_json::json;
 
@@ -104,7 +105,7 @@ backend_tests!(
             .await;
         assert_eq!(s, 200, "{fresh}");
         // The fresh value expires (here: dropped); the stale copy stays.
-        let key: CacheKey<BillResult> = CacheKey::new(Family::Bill, &[MVNO001.line, &month]);
+        let key: CacheKey<BillResult> = bill_cache::key(MVNO001.line, &month);
         app.cache.invalidate(&key, Invalidate::Fresh).await;
         kos.fault(json!({ "endpoint": "bill-inquiry", "mode": "unavailable", "count": 10 }))
             .await;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use phonebill_bill_inquiry::domain::{HistoryFilter, HistoryStatus};
-use phonebill_bill_inquiry::store::{DynBillStore, HistoryEvent, InquiryRow, KosCallRow};
+use phonebill_bill_inquiry::store::{DynBillStore, HistoryEvent, InquiryRow, KosCallEvent};
 use phonebill_common::db::Database;
 use phonebill_common::service::Deps;
 use phonebill_test_support::{Backend, TestDb, backend_tests};
@@ -55,8 +55,8 @@ fn norm(r: Option<InquiryRow>) -> Option<InquiryRow> {
     })
 }
 
-fn call(request_id: &str, at: DateTime<Utc>, outcome: &str) -> KosCallRow {
-    KosCallRow {
+fn call(request_id: &str, at: DateTime<Utc>, outcome: &str) -> KosCallEvent {
+    KosCallEvent {
         event_id: Uuid::new_v4(),
         request_id: request_id.to_owned(),
         endpoint: "bill-inquiry".to_owned(),

@@ -1,7 +1,7 @@
 //! Deterministic bills (docs/api.md §5.5): every line has a bill for each of the six months ending with
 //! the current Korea-time month, computed from `FNV-1a-64(line11 + ":" + YYYYMM)`.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use phonebill_common::kos::BillInfo;
 
 use super::fnv1a64;
@@ -10,74 +10,8 @@ use super::model::{Line, Product};
 /// Number of months with bills, current month included.
 pub const WINDOW: usize = 6;
 
-/// A calendar month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct YearMonth {
-    /// Year.
-    pub year: i32,
-    /// Month, 1–12.
-    pub month: u32,
-}
-
-impl YearMonth {
-    /// The month containing `date`.
-    pub fn of(date: NaiveDate) -> Self {
-        Self {
-            year: date.year(),
-            month: date.month(),
-        }
-    }
-
-    /// Parses `YYYYMM` (six digits, month 01–12).
-    pub fn parse(s: &str) -> Option<Self> {
-        if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let year: i32 = s[..4].parse().ok()?;
-        let month: u32 = s[4..].parse().ok()?;
-        (1..=12).contains(&month).then_some(Self { year, month })
-    }
-
-    /// The previous month.
-    pub fn prev(self) -> Self {
-        if self.month == 1 {
-            Self {
-                year: self.year - 1,
-                month: 12,
-            }
-        } else {
-            Self {
-                year: self.year,
-                month: self.month - 1,
-            }
-        }
-    }
-
-    /// The next month.
-    pub fn next(self) -> Self {
-        if self.month == 12 {
-            Self {
-                year: self.year + 1,
-                month: 1,
-            }
-        } else {
-            Self {
-                year: self.year,
-                month: self.month + 1,
-            }
-        }
-    }
-
-    /// `YYYYMM`.
-    pub fn compact(self) -> String {
-        format!("{:04}{:02}", self.year, self.month)
-    }
-
-    /// `YYYY-MM`.
-    pub fn dashed(self) -> String {
-        format!("{:04}-{:02}", self.year, self.month)
-    }
-}
+/// A calendar month (the shared type).
+pub use phonebill_common::time::YearMonth;
 
 /// The months with bills, newest first, for `today` (Korea time).
 pub fn window(today: NaiveDate) -> Vec<YearMonth> {
@@ -156,17 +90,11 @@ mod tests {
 
     #[test]
     fn month_parsing() {
-        assert_eq!(
-            YearMonth::parse("202509"),
-            Some(YearMonth {
-                year: 2025,
-                month: 9
-            })
-        );
-        assert!(YearMonth::parse("202513").is_none());
-        assert!(YearMonth::parse("202500").is_none());
-        assert!(YearMonth::parse("2025-09").is_none());
-        assert!(YearMonth::parse("20250").is_none());
+        assert_eq!(YearMonth::parse_compact("202509"), YearMonth::new(2025, 9));
+        assert!(YearMonth::parse_compact("202513").is_none());
+        assert!(YearMonth::parse_compact("202500").is_none());
+        assert!(YearMonth::parse_compact("2025-09").is_none());
+        assert!(YearMonth::parse_compact("20250").is_none());
     }
 
     #[test]
@@ -177,10 +105,7 @@ mod tests {
             .iter()
             .find(|p| p.code == line.current_product_code)
             .unwrap();
-        let m = YearMonth {
-            year: 2025,
-            month: 12,
-        };
+        let m = YearMonth::new(2025, 12).unwrap();
         let b = compute(&line, p, m, m);
         let h = fnv1a64(b"01012345678:202512");
         assert_eq!(b.usage_fee, ((h % 3000) * 10) as i64);

@@ -75,7 +75,7 @@ pub async fn inquire_bill(
     let current = YearMonth::of(today());
     let month = match body.billing_month.as_deref().map(str::trim) {
         None | Some("") => current,
-        Some(raw) => match YearMonth::parse(raw) {
+        Some(raw) => match YearMonth::parse_compact(raw) {
             Some(m) => m,
             None => return reply::invalid("billingMonth: must be YYYYMM with month 01-12"),
         },

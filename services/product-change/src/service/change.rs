@@ -333,9 +333,7 @@ impl ProductService {
                 // Rule 9: the record stays PROCESSING for reconciliation.
                 tracing::warn!(error = %e, "product change outcome unknown; left for reconciliation");
                 if !reconciling {
-                    self.inner
-                        .metrics
-                        .product_changes
+                    crate::metrics::changes(&self.inner.metrics)
                         .with_label_values(&["PROCESSING"])
                         .inc();
                 }

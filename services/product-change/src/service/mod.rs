@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use phonebill_common::cache::{Cache, CacheKey, Family, Invalidate};
+use phonebill_common::cache::{Cache, CacheKey, Invalidate};
+use phonebill_common::contract::bill_cache;
 use phonebill_common::error::ApiError;
 use phonebill_common::history::HistoryWriter;
 use phonebill_common::kos::client::{KosClient, KosError};
@@ -61,11 +62,11 @@ impl std::fmt::Debug for ProductService {
 }
 
 pub(super) fn catalog_key() -> CacheKey<Catalog> {
-    CacheKey::new(Family::ProductList, &[])
+    CacheKey::new(crate::cache::PRODUCT_LIST, &[])
 }
 
 pub(super) fn line_key(line: &str) -> CacheKey<LineSnapshot> {
-    CacheKey::new(Family::ProductCustomer, &[line])
+    CacheKey::new(crate::cache::PRODUCT_CUSTOMER, &[line])
 }
 
 pub(super) fn store_err(e: StoreError) -> ApiError {
@@ -207,9 +208,7 @@ impl ProductService {
     pub(super) async fn finish(&self, r: &ChangeRecord, f: Finish) -> Result<bool, StoreError> {
         let applied = self.inner.store.finish_change(&r.request_id, &f).await?;
         if applied {
-            self.inner
-                .metrics
-                .product_changes
+            crate::metrics::changes(&self.inner.metrics)
                 .with_label_values(&[f.status.as_str()])
                 .inc();
             if f.status == ProcessStatus::Completed {
@@ -226,7 +225,7 @@ impl ProductService {
             .invalidate(&line_key(line), Invalidate::All)
             .await;
         let month = phonebill_common::time::now_kst().format("%Y%m").to_string();
-        let bill: CacheKey<Value> = CacheKey::new(Family::Bill, &[line, &month]);
+        let bill: CacheKey<Value> = bill_cache::key(line, &month);
         self.inner.cache.invalidate(&bill, Invalidate::All).await;
     }
 }

@@ -74,24 +74,8 @@ pub struct HistoryFilter {
     pub offset: i64,
 }
 
-/// One KOS call, for the call log (serialisable: the spill file holds it).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct KosCallEvent {
-    /// Unique id (idempotent writes).
-    pub event_id: uuid::Uuid,
-    /// Our request id.
-    pub request_id: String,
-    /// KOS endpoint name.
-    pub endpoint: String,
-    /// KOS result code, if any.
-    pub result_code: Option<String>,
-    /// `success`, `business_error`, `error`, `timeout`, `rejected`.
-    pub outcome: String,
-    /// Duration.
-    pub duration_ms: i32,
-    /// When.
-    pub called_at: DateTime<Utc>,
-}
+/// One KOS call, for the call log (the type bill-inquiry logs its calls with too).
+pub use phonebill_common::kos::KosCallEvent;
 
 /// What the service needs from its database.
 #[async_trait::async_trait]
