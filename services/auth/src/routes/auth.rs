@@ -401,7 +401,8 @@ pub struct ChangePasswordParams {
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS / UNAUTHORIZED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
-        (status = 404, description = "USER_NOT_FOUND", body = ErrorBody)))]
+        (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
+        (status = 423, description = "ACCOUNT_LOCKED (the account is locked, or this wrong current password reached the limit)", body = ErrorBody)))]
 pub async fn change_password(
     State(s): State<AppState>,
     caller: AuthUser,

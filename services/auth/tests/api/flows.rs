@@ -305,6 +305,44 @@ backend_tests!(change_password_revokes_sessions, |backend| async move {
     assert_eq!(app.login("mvno001", "Newpass12!").await.status(), 200);
 });
 
+// Wrong current passwords count towards the login lockout (docs/api.md §2.9): the failure that
+// reaches the limit is 423 ACCOUNT_LOCKED, and the OpenAPI document lists that answer (schemathesis
+// found it undocumented).
+backend_tests!(
+    change_password_failures_lock_the_account,
+    |backend| async move {
+        let app = spawn_app(backend).await;
+        let (access, _) = app.tokens("mvno003", "Phonebill3!").await;
+        let mut answers = Vec::new();
+        for _ in 0..5 {
+            let r = app
+            .client
+            .post(app.url("/api/v1/auth/change-password"))
+            .bearer_auth(&access)
+            .json(&json!({"userId":"mvno003","currentPassword":"Wrongpass1!","newPassword":"Newpass12!"}))
+            .send()
+            .await
+            .unwrap();
+            let (s, b) = parts(r).await;
+            answers.push((s, code(&b).to_owned()));
+        }
+        assert_eq!(answers[0], (401, "INVALID_CREDENTIALS".to_owned()));
+        assert_eq!(
+            answers[4],
+            (423, "ACCOUNT_LOCKED".to_owned()),
+            "{answers:?}"
+        );
+        let doc = serde_json::to_value(phonebill_auth::openapi()).unwrap();
+        let responses = &doc["paths"]["/api/v1/auth/change-password"]["post"]["responses"];
+        for status in ["401", "423"] {
+            assert!(
+                responses[status].is_object(),
+                "{status} undocumented: {responses}"
+            );
+        }
+    }
+);
+
 /// One login at the real docs/api.md cost (m=19456, t=2, p=1) on the blocking pool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_at_real_argon2_cost() {
