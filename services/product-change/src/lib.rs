@@ -8,7 +8,6 @@
 //! `RECONCILE_INTERVAL_SECONDS`).
 
 pub mod cache;
-pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod metrics;
@@ -27,6 +26,7 @@ use phonebill_common::http::ServiceParts;
 use phonebill_common::kos::client::KosClient;
 use phonebill_common::openapi::BearerSecurity;
 use phonebill_common::service::Deps;
+use phonebill_common::time::SystemClock;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -155,7 +155,7 @@ pub async fn build(config: Config, deps: Deps) -> Result<App, BuildError> {
         config.budget,
         config.reconcile,
         config.idempotency_ttl,
-        Arc::new(clock::SystemClock),
+        Arc::new(SystemClock),
     );
     let reconciler = config.reconcile.enabled.then(|| {
         let service = service.clone();

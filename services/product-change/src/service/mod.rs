@@ -22,9 +22,9 @@ use phonebill_common::history::HistoryWriter;
 use phonebill_common::kos::client::{KosClient, KosError};
 use phonebill_common::kos::{KosEndpoint, ProductChangeData, ProductChangeRequest, codes};
 use phonebill_common::metrics::Metrics;
+use phonebill_common::time::DynClock;
 use serde_json::Value;
 
-use crate::clock::DynClock;
 use crate::config::ReconcileConfig;
 use crate::domain::{Catalog, ChangeRecord, Finish, LineSnapshot, ProcessStatus};
 use crate::store::{DynStore, KosCallEvent, StoreError};
