@@ -41,6 +41,20 @@ pub struct ListRules {
     pub max_size: u32,
     /// The message of a `page` or `size` that is not a number in `1..=max`: `(field, max)`.
     pub out_of_range: fn(&str, u32) -> String,
+    /// Which date texts are read as a date.
+    pub dates: DateForm,
+}
+
+/// How strictly `startDate` / `endDate` are read. Both refuse what is not a calendar date; they
+/// differ only on texts that are not ten characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateForm {
+    /// Exactly `YYYY-MM-DD`, ten characters ([`parse_date`]): `2025-9-14` is refused.
+    Exact,
+    /// What chrono's `%Y-%m-%d` reads: also one-digit months and days (`2025-9-14`), short and
+    /// signed years (`25-09-14`, `+2025-09-14`). Product-change has always read its dates this way,
+    /// and the fold onto this module kept its behaviour.
+    Loose,
 }
 
 /// The parameters after validation.
@@ -96,6 +110,14 @@ pub fn kst_day_start(d: NaiveDate) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// A date in `form`, surrounding blanks ignored.
+pub fn parse_date_in(s: &str, form: DateForm) -> Option<NaiveDate> {
+    match form {
+        DateForm::Exact => parse_date(s),
+        DateForm::Loose => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
+    }
+}
+
 /// Validates `raw` under `rules`. Problems go into `errors` (field → message) and the field
 /// takes its default, so the caller answers `400` when `errors` is not empty.
 pub fn parse(
@@ -105,7 +127,7 @@ pub fn parse(
 ) -> ListQuery {
     let mut date = |field: &str, v: Option<&str>| {
         let s = present(v)?;
-        let d = parse_date(s);
+        let d = parse_date_in(s, rules.dates);
         if d.is_none() {
             errors.insert(field.to_owned(), MSG_DATE_FORMAT.to_owned());
         }
@@ -147,6 +169,7 @@ mod tests {
         max_page: 1000,
         max_size: 100,
         out_of_range: |field, max| format!("{field} 1..{max}"),
+        dates: DateForm::Exact,
     };
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -239,5 +262,35 @@ mod tests {
         parse(&raw, &RULES, &mut errors);
         assert_eq!(errors.len(), 1);
         assert_eq!(errors["startDate"], MSG_DATE_ORDER);
+    }
+    #[test]
+    fn loose_dates_read_what_chrono_reads_and_exact_ones_do_not() {
+        let loose = ListRules {
+            dates: DateForm::Loose,
+            ..RULES
+        };
+        for (text, day) in [
+            ("2025-9-14", NaiveDate::from_ymd_opt(2025, 9, 14)),
+            ("2025-09-4", NaiveDate::from_ymd_opt(2025, 9, 4)),
+            (" 2025-09-14 ", NaiveDate::from_ymd_opt(2025, 9, 14)),
+        ] {
+            let raw = RawListQuery {
+                start_date: Some(text),
+                ..RawListQuery::default()
+            };
+            let mut errors = BTreeMap::new();
+            let q = parse(&raw, &loose, &mut errors);
+            assert!(errors.is_empty(), "{text:?}: {errors:?}");
+            assert_eq!(q.start, day, "{text:?}");
+            let mut errors = BTreeMap::new();
+            let q = parse(&raw, &RULES, &mut errors);
+            let exact_ok = text.trim().len() == 10;
+            assert_eq!(errors.is_empty(), exact_ok, "{text:?}: {errors:?}");
+            assert_eq!(q.start.is_some(), exact_ok, "{text:?}");
+        }
+        for bad in ["2025-02-30", "2025-09-14x", "2025/09/14"] {
+            assert_eq!(parse_date_in(bad, DateForm::Loose), None, "{bad:?}");
+            assert_eq!(parse_date_in(bad, DateForm::Exact), None, "{bad:?}");
+        }
     }
 }

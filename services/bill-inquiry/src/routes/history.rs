@@ -9,7 +9,7 @@ use phonebill_common::envelope::Envelope;
 use phonebill_common::error::{ApiError, ErrorBody, ErrorCode};
 use phonebill_common::extract::Query;
 use phonebill_common::line::LineNumber;
-use phonebill_common::list_query::{self, ListRules, RawListQuery, present};
+use phonebill_common::list_query::{self, DateForm, ListRules, RawListQuery, present};
 use serde::Deserialize;
 
 use super::AppState;
@@ -41,6 +41,7 @@ const LIST_RULES: ListRules = ListRules {
     max_page: 1_000_000,
     max_size: 100,
     out_of_range: |_, max| format!("1 이상 {max} 이하의 숫자여야 합니다"),
+    dates: DateForm::Exact,
 };
 
 /// Validates the parameters into a filter over `lines` (the caller's lines).

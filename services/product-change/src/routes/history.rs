@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use chrono::{NaiveDate, TimeZone, Utc};
 use phonebill_common::auth::AuthUser;
 use phonebill_common::envelope::Envelope;
 use phonebill_common::error::{ApiError, ErrorCode};
 use phonebill_common::extract::Query;
 use phonebill_common::line::LineNumber;
+use phonebill_common::list_query::{self, DateForm, ListRules, RawListQuery, present};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -87,43 +87,15 @@ pub struct HistoryData {
     pub pagination: Pagination,
 }
 
-fn number(
-    errors: &mut BTreeMap<String, String>,
-    field: &str,
-    raw: Option<&str>,
-    default: i64,
-    max: i64,
-) -> i64 {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => default,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                errors.insert(
-                    field.to_owned(),
-                    format!("{field}는 1 이상 {max} 이하여야 합니다"),
-                );
-                default
-            }
-        },
-    }
-}
-
-fn date(
-    errors: &mut BTreeMap<String, String>,
-    field: &str,
-    raw: Option<&str>,
-) -> Option<NaiveDate> {
-    let s = raw.map(str::trim).filter(|s| !s.is_empty())?;
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
-    if d.is_none() {
-        errors.insert(
-            field.to_owned(),
-            "날짜는 YYYY-MM-DD 형식이어야 합니다".to_owned(),
-        );
-    }
-    d
-}
+/// Product-change history paging (docs/api.md §1.11, §4.8): 10 a page by default, at most 100,
+/// pages up to `i32::MAX`; dates read as product-change always has ([`DateForm::Loose`]).
+const LIST_RULES: ListRules = ListRules {
+    default_size: 10,
+    max_page: i32::MAX as u32,
+    max_size: 100,
+    out_of_range: |f, m| format!("{f}는 1 이상 {m} 이하여야 합니다"),
+    dates: DateForm::Loose,
+};
 
 /// The caller's change history.
 #[utoipa::path(get, path = "/api/v1/products/history", params(HistoryQuery), tag = "products",
@@ -137,34 +109,19 @@ pub async fn list_history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Envelope<HistoryData>, ApiError> {
     authorize(&user)?;
+    // Paging and dates are checked before the line, as product-change always has.
     let mut errors = BTreeMap::new();
-    let page = number(
-        &mut errors,
-        "page",
-        q.page.as_deref(),
-        1,
-        i64::from(i32::MAX),
-    );
-    let size = number(&mut errors, "size", q.size.as_deref(), 10, 100);
-    let start = date(&mut errors, "startDate", q.start_date.as_deref());
-    let end = date(&mut errors, "endDate", q.end_date.as_deref());
-    if let (Some(s), Some(e)) = (start, end)
-        && s > e
-    {
-        errors.insert(
-            "startDate".to_owned(),
-            "시작일은 종료일보다 늦을 수 없습니다".to_owned(),
-        );
-    }
+    let raw = RawListQuery {
+        page: q.page.as_deref(),
+        size: q.size.as_deref(),
+        start_date: q.start_date.as_deref(),
+        end_date: q.end_date.as_deref(),
+    };
+    let query = list_query::parse(&raw, &LIST_RULES, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let lines = match q
-        .line_number
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    let lines = match present(q.line_number.as_deref()) {
         Some(raw) => {
             let l = LineNumber::parse(raw)
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidLineNumber))?;
@@ -173,20 +130,17 @@ pub async fn list_history(
         }
         None => user.lines().iter().map(|l| l.as_str().to_owned()).collect(),
     };
-    let kst = phonebill_common::time::kst();
-    let at = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| kst.from_local_datetime(&t).single())
-            .map(|t| t.with_timezone(&Utc))
-    };
+    let page = i64::from(query.page);
+    let size = i64::from(query.size);
     let (rows, total) = state
         .service
         .history(&HistoryFilter {
             lines,
-            from: start.and_then(at),
-            until: end.and_then(|e| e.succ_opt()).and_then(at),
+            from: query.from(),
+            until: query.until(),
             limit: size,
-            offset: (page - 1).saturating_mul(size),
+            // At most (i32::MAX - 1) * 100, far inside i64.
+            offset: i64::try_from(query.offset()).unwrap_or(i64::MAX),
         })
         .await?;
     let fmt = phonebill_common::time::format_kst;

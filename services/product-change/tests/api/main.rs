@@ -260,6 +260,88 @@ backend_tests!(change_is_visible_and_idempotent, |backend| async move {
     assert!(logged >= 2, "inquiry + change logged, got {logged}");
 });
 
+// The history's query rules (docs/api.md §1.11, §4.8), checked before the line is: pages up to
+// i32::MAX, sizes 1-100, the product-change message, and dates as chrono's `%Y-%m-%d` reads them.
+backend_tests!(history_query_rules, |backend| async move {
+    let app = spawn_app(backend).await;
+    let t = app.user_token(HONG);
+    let h = "/api/v1/products/history";
+    let (s, b, _) = app
+        .get(&format!("{h}?page=0&size=101&lineNumber=01099999999"), &t)
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{b}"
+    );
+    assert_eq!(
+        b["fieldErrors"]["page"],
+        "page는 1 이상 2147483647 이하여야 합니다"
+    );
+    assert_eq!(
+        b["fieldErrors"]["size"],
+        "size는 1 이상 100 이하여야 합니다"
+    );
+    let (s, b, _) = app.get(&format!("{h}?page=2147483648"), &t).await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        b["fieldErrors"]["page"],
+        "page는 1 이상 2147483647 이하여야 합니다"
+    );
+    let (s, b, _) = app
+        .get(&format!("{h}?startDate=2025-09-31&endDate=2025-09-01"), &t)
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        b["fieldErrors"]["startDate"],
+        "날짜는 YYYY-MM-DD 형식이어야 합니다"
+    );
+    let (s, b, _) = app
+        .get(&format!("{h}?startDate=2025-09-14&endDate=2025-09-13"), &t)
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        b["fieldErrors"]["startDate"],
+        "시작일은 종료일보다 늦을 수 없습니다"
+    );
+    // A change today, then the ranges that do and do not hold it.
+    let (s, b, _) = app
+        .post(
+            "/api/v1/products/change",
+            &t,
+            &change_body(HONG, "5G-STANDARD-001", "5G-PREMIUM-001"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let today = Utc::now()
+        .with_timezone(&phonebill_common::time::kst())
+        .date_naive();
+    let loose = today.format("%Y-%-m-%-d").to_string();
+    let (s, b, _) = app
+        .get(
+            &format!("{h}?startDate={loose}&endDate={today}&page=1&size=1"),
+            &t,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["pagination"]["totalElements"], 1, "{b}");
+    assert_eq!(b["data"]["pagination"]["size"], 1, "{b}");
+    let (s, b, _) = app
+        .get(&format!("{h}?endDate={}", today.pred_opt().unwrap()), &t)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["pagination"]["totalElements"], 0, "{b}");
+    let (s, b, _) = app.get(&format!("{h}?page=2&size=1"), &t).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["data"]["history"].as_array().map(Vec::len),
+        Some(0),
+        "{b}"
+    );
+    assert_eq!(b["data"]["pagination"]["hasPrevious"], true, "{b}");
+});
+
 backend_tests!(concurrent_duplicates_change_once, |backend| async move {
     let app = spawn_app(backend).await;
     let t = app.user_token(HONG);
