@@ -41,6 +41,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::actuator::{ComponentHealth, HealthCheck};
+use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 use spill::SpillFile;
 
@@ -320,7 +321,7 @@ where
         queue,
         spill,
         written: 0,
-        backoff: cfg.initial_backoff,
+        backoff: Backoff::new(cfg.initial_backoff, cfg.max_backoff),
         next_replay: Instant::now(),
         db_ok: true,
         cfg: cfg.clone(),
@@ -359,8 +360,8 @@ struct Task<E, S: ?Sized> {
     queue: &'static str,
     spill: Option<SpillFile>,
     written: u64,
-    /// Current retry delay (doubles on failure, reset on success).
-    backoff: Duration,
+    /// Retry delays (double on failure, reset on success).
+    backoff: Backoff,
     /// When the database may next be tried while rows wait in the spill file.
     next_replay: Instant,
     /// The last attempt on the database succeeded.
@@ -463,7 +464,7 @@ where
                     Ok(()) => {
                         self.counters.ok.inc();
                         self.finish(batch, Ok(Durable::Committed));
-                        self.backoff = self.cfg.initial_backoff;
+                        self.backoff.reset();
                         self.db_ok = true;
                         return true;
                     }
@@ -473,8 +474,7 @@ where
             if !skip_db {
                 self.counters.retry.inc();
                 self.db_ok = false;
-                self.next_replay = Instant::now() + self.backoff;
-                self.backoff = (self.backoff * 2).min(self.cfg.max_backoff);
+                self.next_replay = Instant::now() + self.backoff.next();
             }
             let Some(spill) = &mut self.spill else {
                 tracing::warn!(history.service = self.service, history.queue = self.queue, batch = batch.len(), error = %error, "history write failed; will retry");
@@ -521,7 +521,9 @@ where
             );
             return false;
         }
-        tokio::time::sleep(self.backoff).await;
+        // The plain current delay: a failed commit has already advanced it past the one
+        // `next_replay` got, so the writer waits longer than the replay does.
+        tokio::time::sleep(self.backoff.current()).await;
         true
     }
 
@@ -584,7 +586,7 @@ where
                 self.counters.replayed.inc();
                 self.db_ok = true;
                 self.written += n as u64;
-                self.backoff = self.cfg.initial_backoff;
+                self.backoff.reset();
                 self.next_replay = Instant::now();
                 match spill.advance().await {
                     Ok(true) => tracing::info!(
@@ -603,8 +605,7 @@ where
                 tracing::debug!(history.service = self.service, history.queue = self.queue, error = %e, "spill replay failed; database still away");
                 spill.rewind_chunk();
                 self.db_ok = false;
-                self.next_replay = Instant::now() + self.backoff;
-                self.backoff = (self.backoff * 2).min(self.cfg.max_backoff);
+                self.next_replay = Instant::now() + self.backoff.next();
             }
         }
     }

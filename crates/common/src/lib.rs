@@ -1,6 +1,6 @@
 //! Mechanisms shared by every phonebill service and by the all-in-one launcher: configuration,
-//! errors and envelope, HTTP stack, actuator, database, cache, breaker, token verification, KOS
-//! wire types and client, history writer, metrics registry, telemetry, time.
+//! errors and envelope, HTTP stack, actuator, database, cache, breaker, retry backoff, token
+//! verification, KOS wire types and client, history writer, metrics registry, telemetry, time.
 //!
 //! Nothing here knows a business rule: a service defines its own metric families, cache key
 //! families and rule messages; the few definitions two services must share are in [`contract`]. The rule of the crate: a service *library* never installs
@@ -10,6 +10,7 @@
 
 pub mod actuator;
 pub mod auth;
+pub mod backoff;
 pub mod breaker;
 pub mod cache;
 pub mod cli;

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use phonebill_common::actuator::{DbHealth, HealthCheck, StartupTaskHealth};
+use phonebill_common::backoff::Backoff;
 use phonebill_common::db::{Database, Db, DbError, Migrations};
 use phonebill_common::http::ServiceParts;
 use sqlx::migrate::Migrator;
@@ -111,7 +112,7 @@ async fn seed(state: Arc<AppState>, database: Option<Database>, ready: watch::Se
     {
         return;
     }
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         let result = async {
             state
@@ -130,8 +131,7 @@ async fn seed(state: Arc<AppState>, database: Option<Database>, ready: watch::Se
             }
             Err(e) => tracing::warn!(error = %e, "kos-mock seeding failed; retrying"),
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+        tokio::time::sleep(backoff.next()).await;
     }
 }
 

@@ -27,11 +27,14 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::actuator::{ComponentHealth, HealthCheck};
+use crate::backoff::Backoff;
 use crate::config::{ConfigError, Env};
 use crate::redis_conn::{RedisClient, RedisConfig};
 
 /// Bound on every Redis command and connection attempt.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// First delay before reconnecting.
+const MIN_BACKOFF: Duration = Duration::from_millis(200);
 /// Backoff cap between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -312,24 +315,31 @@ impl DenyList {
     /// Subscribes, loads, follows; reconnects with backoff until `cancel`.
     async fn subscriber(self, cancel: CancellationToken) {
         let Some(r) = &self.0.redis else { return };
-        let mut delay = Duration::from_millis(200);
+        let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
         loop {
             let result = tokio::select! {
                 () = cancel.cancelled() => return,
                 res = self.follow(r, &cancel) => res,
             };
             self.0.subscribed.send_replace(false);
-            match result {
+            let failure = match result {
                 Ok(true) => return,
-                Ok(false) => delay = Duration::from_millis(200),
-                Err(e) => tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64,
-                    "deny list: Redis subscription failed; will reconnect"),
+                // A stream that ended after a session starts again from the shortest delay.
+                Ok(false) => {
+                    backoff.reset();
+                    None
+                }
+                Err(e) => Some(e),
+            };
+            let delay = backoff.next();
+            if let Some(e) = failure {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64,
+                    "deny list: Redis subscription failed; will reconnect");
             }
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(delay) => {}
             }
-            delay = (delay * 2).min(MAX_BACKOFF);
         }
     }
 

@@ -58,6 +58,7 @@ pub use key::{CacheKey, Family, SCHEMA_VERSION};
 use l2::{L2, L2Error, L2Settings, Op};
 
 use crate::actuator::{ComponentHealth, HealthCheck};
+use crate::backoff::Backoff;
 use crate::config::{ConfigError, Env};
 use crate::metrics::Metrics;
 use crate::redis_conn::RedisConfig;
@@ -944,7 +945,8 @@ async fn subscriber(
     const MIN_BACKOFF: Duration = Duration::from_millis(100);
     const MAX_BACKOFF: Duration = Duration::from_secs(5);
     const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-    let mut backoff = MIN_BACKOFF;
+    // ±25 % so that instances which lost the same Redis do not all reconnect at once.
+    let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF).with_jitter(0.25);
     loop {
         let connect = l2.client.subscribe(&channel);
         let connected = tokio::select! {
@@ -955,7 +957,7 @@ async fn subscriber(
             Ok(Ok(mut ps)) => {
                 // Invalidations published while we were not subscribed were missed.
                 l1.invalidate_all();
-                backoff = MIN_BACKOFF;
+                backoff.reset();
                 subscribed.send_replace(true);
                 tracing::debug!("cache invalidation subscriber connected");
                 loop {
@@ -979,13 +981,11 @@ async fn subscriber(
             Ok(Err(e)) => l2.log_rate_limited("subscribe", &e),
             Err(_) => l2.log_rate_limited("subscribe", &L2Error::Timeout),
         }
-        let jitter = rand::random::<f64>() * 0.5 + 0.75;
-        let wait = backoff.mul_f64(jitter);
+        let wait = backoff.next();
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

@@ -35,6 +35,7 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::config::{DatabaseConfig, DatabaseUrl};
 
 /// Which SQL dialect a URL names.
@@ -309,18 +310,20 @@ impl Database {
             };
             let separate = cfg.migration_url.is_some();
             tokio::spawn(async move {
-                let mut delay = Duration::from_millis(200);
+                let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
                 loop {
-                    match owner.migrate(&migrations).await {
+                    let delay = match owner.migrate(&migrations).await {
                         Ok(()) => {
                             tracing::info!(db.url = %redacted, "database migrations applied");
                             state.mark_migrated();
                             break;
                         }
                         Err(e) => {
+                            let delay = backoff.next();
                             tracing::warn!(db.url = %redacted, error = %e, retry_in_ms = delay.as_millis() as u64, "database not ready; migrations will be retried");
+                            delay
                         }
-                    }
+                    };
                     tokio::select! {
                         () = cancel.cancelled() => {
                             state.abandon();
@@ -328,7 +331,6 @@ impl Database {
                         }
                         () = tokio::time::sleep(delay) => {}
                     }
-                    delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 if separate {
                     owner.close().await;

@@ -39,6 +39,7 @@ use super::wire::{
     ProductChangeData, ProductChangeRequest, ProductInquiryData, ProductInquiryRequest,
     ProductListData, SmsSendData, SmsSendRequest,
 };
+use crate::backoff::Backoff;
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::config::{ConfigError, Env};
 use crate::error::{ApiError, ErrorCode};
@@ -530,11 +531,10 @@ impl KosClient {
             .await;
         match first {
             Err(KosError::Connect(_)) if retry == Retry::OnConnectError => {
-                let delay = self
-                    .inner
-                    .config
-                    .retry_delay
-                    .mul_f64(0.75 + rand::random::<f64>() * 0.5);
+                // The single retry is the first step of a ±25 % jittered backoff.
+                let delay = Backoff::new(self.inner.config.retry_delay, Duration::MAX)
+                    .with_jitter(0.25)
+                    .next();
                 tracing::debug!(
                     endpoint = endpoint.as_str(),
                     delay_ms = delay.as_millis() as u64,
