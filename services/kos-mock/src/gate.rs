@@ -267,3 +267,144 @@ async fn run_gate(
     }
     (next.run(req).await, None)
 }
+
+/// The OpenAPI responses the gate of `endpoint` can answer before the handler runs, added to
+/// each operation behind it that does not state that status itself (so each is written once,
+/// here, next to the code that answers it). All are the KOS failure envelope (`KosFailure`):
+///
+/// - every route but `POST /api/kos/auth`: `401` 9401 and `403` 9403 (the service credential,
+///   when one is required); the auth endpoint checks its key in its handler, which documents them;
+/// - every route: `429` 9429 (the rate limit, or an address that failed credentials too often);
+/// - the simulated KOS endpoints (not the mock's own reads, not admin): `400` 9001 (a bad
+///   `X-Kos-Fault` header), `500` 9999 (fault `error` or `timeout`, a simulated failure, or a
+///   store failure) and `503` (fault `unavailable`).
+#[derive(Debug, Clone, Copy)]
+pub struct GateResponses(pub Option<KosEndpoint>);
+
+impl GateResponses {
+    fn statuses(self) -> Vec<(&'static str, &'static str)> {
+        let mut wanted = Vec::new();
+        if self.0 != Some(KosEndpoint::Auth) {
+            wanted.push(("401", "9401 service credential missing or invalid"));
+            wanted.push(("403", "9403 service not allowed"));
+        }
+        wanted.push(("429", "9429 rate limit, `Retry-After`"));
+        if self.0.is_some_and(|e| e != KosEndpoint::MockData) {
+            wanted.push((
+                "400",
+                "9001 unreadable `X-Kos-Fault` / `X-Kos-Fault-Delay-Ms` header",
+            ));
+            wanted.push(("500", "9999 system error (simulated or real)"));
+            wanted.push(("503", "fault `unavailable`, `Retry-After: 30`"));
+        }
+        wanted
+    }
+}
+
+impl utoipa::Modify for GateResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let wanted = self.statuses();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (status, description) in &wanted {
+                    if op.responses.responses.contains_key(*status) {
+                        continue;
+                    }
+                    let response = ResponseBuilder::new()
+                        .description(*description)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("KosFailure")))
+                                .build(),
+                        )
+                        .build();
+                    op.responses
+                        .responses
+                        .insert((*status).to_owned(), response.into());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::Modify;
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::{OpenApi, OpenApiBuilder, Paths, ResponseBuilder};
+
+    use super::*;
+
+    /// One `POST /x` whose handler documents its own `400` and `401`.
+    fn doc() -> OpenApi {
+        let op = OperationBuilder::new()
+            .response("400", ResponseBuilder::new().description("handler 400"))
+            .response("401", ResponseBuilder::new().description("handler 401"))
+            .build();
+        OpenApiBuilder::new()
+            .paths(
+                Paths::builder()
+                    .path("/x", PathItem::new(HttpMethod::Post, op))
+                    .build(),
+            )
+            .build()
+    }
+
+    fn statuses(endpoint: Option<KosEndpoint>) -> Vec<(String, String)> {
+        let mut d = doc();
+        GateResponses(endpoint).modify(&mut d);
+        let op = d.paths.paths["/x"].post.clone().expect("post");
+        op.responses
+            .responses
+            .iter()
+            .map(|(s, r)| {
+                let utoipa::openapi::RefOr::T(r) = r else {
+                    panic!("inline response")
+                };
+                (s.clone(), r.description.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_gate_documents_what_it_answers_and_keeps_the_handlers_own_lines() {
+        let codes = |e| statuses(e).into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+        // A simulated endpoint: credential, rate limit and faults.
+        assert_eq!(
+            codes(Some(KosEndpoint::BillInquiry)),
+            ["400", "401", "403", "429", "500", "503"]
+        );
+        // Admin and the mock's own reads: no faults, no simulated failures.
+        assert_eq!(codes(None), ["400", "401", "403", "429"]);
+        assert_eq!(
+            codes(Some(KosEndpoint::MockData)),
+            ["400", "401", "403", "429"]
+        );
+        // The auth endpoint checks its key itself: no gate 401/403 added.
+        assert_eq!(
+            codes(Some(KosEndpoint::Auth)),
+            ["400", "401", "429", "500", "503"]
+        );
+        // What the handler wrote stays as it wrote it.
+        let bill = statuses(Some(KosEndpoint::BillInquiry));
+        assert!(
+            bill.contains(&("400".into(), "handler 400".into())),
+            "{bill:?}"
+        );
+        assert!(
+            bill.contains(&("401".into(), "handler 401".into())),
+            "{bill:?}"
+        );
+    }
+}

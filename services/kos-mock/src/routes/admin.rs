@@ -24,7 +24,6 @@ const FAULTS_DISABLED: &str = "장애 주입이 비활성화되어 있습니다 
     tag = "kos-admin",
     responses(
         (status = 200, description = "Armed faults", body = KosEnvelope<Vec<FaultView>>),
-        (status = 401, description = "9401", body = KosFailure),
     )
 )]
 pub async fn list_faults(State(app): State<Arc<AppState>>) -> Response {

@@ -33,7 +33,6 @@ pub struct RawServiceAuth {
         (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 401, description = "9401 wrong key (or no key configured)", body = KosFailure),
         (status = 403, description = "9403 service not on KOS_ALLOWED_SERVICES", body = KosFailure),
-        (status = 429, description = "9429", body = KosFailure),
     )
 )]
 pub async fn issue_token(
@@ -80,7 +79,6 @@ pub async fn issue_token(
         (status = 400, description = "9001/9003/9004", body = KosFailure),
         (status = 401, description = "9401", body = KosFailure),
         (status = 403, description = "9403 service not on KOS_ALLOWED_SERVICES", body = KosFailure),
-        (status = 429, description = "9429", body = KosFailure),
     )
 )]
 pub async fn issue_token_alias(

@@ -57,11 +57,6 @@ fn bill_failure(request_id: String, code: &'static str) -> Response {
     responses(
         (status = 200, description = "Processed; `data.resultCode` 0000, 1001 (unknown line), 1002 (line not active), 1003 (no bill for the month)", body = KosEnvelope<BillInquiryData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "요금 조회가 완료되었습니다", "data": { "requestId": "REQ_20250914_4F1A9C2B", "procStatus": "SUCCESS", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "billInfo": { "lineNumber": "01012345678", "billingMonth": "202509", "productCode": "5G-STANDARD-001", "productName": "5G 스탠다드 플랜", "monthlyFee": 69000, "usageFee": 12340, "discountAmount": 0, "totalFee": 81340, "dataUsage": "37GB", "voiceUsage": "212분", "smsUsage": "41건", "billStatus": "UNPAID", "dueDate": "20251025" }, "customerInfo": { "customerName": "홍길동", "customerId": "CU202401001", "operatorCode": "KT", "lineStatus": "ACTIVE" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001 field rule, 9003 unreadable JSON, 9004 wrong type", body = KosFailure),
-        (status = 401, description = "9401 service credential missing or invalid", body = KosFailure),
-        (status = 403, description = "9403 service not allowed", body = KosFailure),
-        (status = 429, description = "9429 rate limit, `Retry-After`", body = KosFailure),
-        (status = 500, description = "9999 system error (simulated or real)", body = KosFailure),
-        (status = 503, description = "fault `unavailable`, `Retry-After: 30`", body = KosFailure),
     )
 )]
 pub async fn inquire_bill(
@@ -121,7 +116,6 @@ pub async fn inquire_bill(
     responses(
         (status = 200, description = "Same as `POST /api/v1/kos/bill/inquiry`", body = KosEnvelope<BillInquiryData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "요금 조회가 완료되었습니다", "data": { "requestId": "REQ_20250914_4F1A9C2B", "procStatus": "SUCCESS", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "billInfo": { "lineNumber": "01012345678", "billingMonth": "202509", "productCode": "5G-STANDARD-001", "productName": "5G 스탠다드 플랜", "monthlyFee": 69000, "usageFee": 12340, "discountAmount": 0, "totalFee": 81340, "dataUsage": "37GB", "voiceUsage": "212분", "smsUsage": "41건", "billStatus": "UNPAID", "dueDate": "20251025" }, "customerInfo": { "customerName": "홍길동", "customerId": "CU202401001", "operatorCode": "KT", "lineStatus": "ACTIVE" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
-        (status = 500, description = "9999", body = KosFailure),
     )
 )]
 pub async fn inquire_bill_alias(
@@ -152,7 +146,6 @@ fn months_failure(code: &'static str) -> Response {
     responses(
         (status = 200, description = "`success:true` with six `YYYY-MM` months; `success:false` with 1001 (unknown line) or 1002 (not active) and `availableMonths: []`", body = KosEnvelope<AvailableMonthsData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "데이터 보유 월 목록 조회가 완료되었습니다", "data": { "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "lineNumber": "01012345678", "availableMonths": ["2025-09", "2025-08", "2025-07", "2025-06", "2025-05", "2025-04"] }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9004 malformed line number", body = KosFailure),
-        (status = 500, description = "9999", body = KosFailure),
     )
 )]
 pub async fn get_available_months(

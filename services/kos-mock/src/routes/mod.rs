@@ -17,22 +17,24 @@ use std::sync::Arc;
 
 use axum::middleware::from_fn_with_state;
 use phonebill_common::kos::KosEndpoint;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::gate::{Gate, gate};
+use crate::gate::{Gate, GateResponses, gate};
 use crate::state::AppState;
 
 type Routes = OpenApiRouter<Arc<AppState>>;
 
-/// `routes` behind the gate of `endpoint` (`None`: the admin gate, credential check only).
+/// `routes` behind the gate of `endpoint` (`None`: the admin gate, credential check only), their
+/// operations documented with the gate's answers ([`GateResponses`]).
 fn gated(
     app: &Arc<AppState>,
     endpoint: Option<KosEndpoint>,
     label: &'static str,
-    routes: Routes,
+    mut routes: Routes,
 ) -> OpenApiRouter {
+    GateResponses(endpoint).modify(routes.get_openapi_mut());
     routes
         .route_layer(from_fn_with_state(
             Gate {

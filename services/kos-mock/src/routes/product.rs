@@ -55,9 +55,6 @@ const CHANGE_DONE: &str = "상품 변경 처리가 완료되었습니다";
     responses(
         (status = 200, description = "`data.resultCode` 0000, 3001 (unknown line), 3003 (product unknown)", body = KosEnvelope<ProductInquiryData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "상품 조회가 완료되었습니다", "data": { "requestId": "PIQ_20250914_0001", "procStatus": "SUCCESS", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "productInfo": { "lineNumber": "01012345678", "currentProductCode": "5G-STANDARD-001", "currentProductName": "5G 스탠다드 플랜", "monthlyFee": 69000, "dataAllowance": "100GB", "voiceAllowance": "무제한", "smsAllowance": "무제한", "productStatus": "ACTIVE", "contractDate": "2024-01-15T00:00:00+09:00", "operatorCode": "KT" }, "customerInfo": { "customerName": "홍길동", "customerId": "CU202401001", "operatorCode": "KT", "lineStatus": "ACTIVE" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
-        (status = 401, description = "9401", body = KosFailure),
-        (status = 429, description = "9429", body = KosFailure),
-        (status = 500, description = "9999", body = KosFailure),
     )
 )]
 pub async fn inquire_product(
@@ -169,9 +166,6 @@ fn failure_data(request_id: String, code: &'static str) -> ProductChangeData {
     responses(
         (status = 200, description = "`data.resultCode` 0000, or (checked in this order) 2001 unknown line, 2002 line not active, 2003 unknown product, 2006 current product mismatch, 2004 discontinued, 2005 other operator, 2099 processing error (target equals current product, or a concurrent change); 2007 requestId reused with another body. A repeated requestId with the same body returns the stored answer.", body = KosEnvelope<ProductChangeData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "상품 변경 처리가 완료되었습니다", "data": { "requestId": "PCR_20250914_7C2D11AF", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "changeInfo": { "lineNumber": "01012345678", "previousProductCode": "5G-STANDARD-001", "previousProductName": "5G 스탠다드 플랜", "newProductCode": "5G-PREMIUM-001", "newProductName": "5G 프리미엄 플랜", "effectiveDate": "20250914", "changeStatus": "SUCCESS", "kosOrderNumber": "KOS202509141035042", "estimatedCompletionTime": "2025-09-14T11:05:02+09:00" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
-        (status = 401, description = "9401", body = KosFailure),
-        (status = 429, description = "9429", body = KosFailure),
-        (status = 500, description = "9999", body = KosFailure),
     )
 )]
 pub async fn change_product(
@@ -284,7 +278,6 @@ fn success_data(
     responses(
         (status = 200, description = "Same as `POST /api/v1/kos/product/change`", body = KosEnvelope<ProductChangeData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "상품 변경 처리가 완료되었습니다", "data": { "requestId": "PCR_20250914_7C2D11AF", "resultCode": "0000", "resultMessage": "정상 처리되었습니다", "changeInfo": { "lineNumber": "01012345678", "previousProductCode": "5G-STANDARD-001", "previousProductName": "5G 스탠다드 플랜", "newProductCode": "5G-PREMIUM-001", "newProductName": "5G 프리미엄 플랜", "effectiveDate": "20250914", "changeStatus": "SUCCESS", "kosOrderNumber": "KOS202509141035042", "estimatedCompletionTime": "2025-09-14T11:05:02+09:00" } }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004", body = KosFailure),
-        (status = 500, description = "9999", body = KosFailure),
     )
 )]
 pub async fn change_product_alias(
@@ -322,7 +315,6 @@ pub fn product_item(p: &Product) -> ProductItem {
     tag = "kos",
     responses(
         (status = 200, description = "snake_case `data`; allowances as integers, -1 = unlimited", body = KosEnvelope<ProductListData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "상품 목록 조회가 완료되었습니다", "data": { "result_code": "0000", "result_message": "상품 목록 조회가 완료되었습니다", "product_count": 1, "products": [ { "product_code": "5G-PREMIUM-001", "product_name": "5G 프리미엄 플랜", "product_type": "5G", "monthly_fee": 89000, "data_allowance": -1, "voice_allowance": -1, "sms_allowance": -1, "network_type": "5G", "status": "ACTIVE", "description": "5G 네트워크 무제한 프리미엄 요금제", "operator_code": "KT", "data_allowance_text": "무제한", "voice_allowance_text": "무제한", "sms_allowance_text": "무제한" } ] }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
-        (status = 500, description = "9999", body = KosFailure),
     )
 )]
 pub async fn list_products(State(app): State<Arc<AppState>>) -> Response {

@@ -102,10 +102,6 @@ fn answer(request_id: String, code: &'static str) -> Response {
     responses(
         (status = 200, description = "`data.resultCode` 0000 (kept in the outbox), 4001 unknown line, 4002 line not active", body = KosEnvelope<SmsSendData>, example = json!({ "success": true, "resultCode": "0000", "resultMessage": "문자 발송 요청이 처리되었습니다", "data": { "requestId": "REG_20250914_01", "resultCode": "0000", "resultMessage": "정상 처리되었습니다" }, "timestamp": "2025-09-14T10:32:11.120+09:00", "traceId": "4f1a9c2b7d3e4a10" })),
         (status = 400, description = "9001/9003/9004 (message empty or over 200 characters)", body = KosFailure),
-        (status = 401, description = "9401", body = KosFailure),
-        (status = 403, description = "9403", body = KosFailure),
-        (status = 429, description = "9429", body = KosFailure),
-        (status = 500, description = "9999", body = KosFailure),
     )
 )]
 pub async fn send_sms(
@@ -174,7 +170,6 @@ pub struct OutboxQuery {
     responses(
         (status = 200, description = "Messages, oldest first", body = KosEnvelope<Vec<SmsMessage>>),
         (status = 400, description = "9001 malformed lineNumber", body = KosFailure),
-        (status = 401, description = "9401 no or wrong service key", body = KosFailure),
     )
 )]
 pub async fn read_outbox(
@@ -207,7 +202,6 @@ pub async fn read_outbox(
     tag = "kos-admin",
     responses(
         (status = 200, description = "Emptied", body = KosEnvelope<Vec<SmsMessage>>),
-        (status = 401, description = "9401", body = KosFailure),
     )
 )]
 pub async fn clear_outbox(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
