@@ -88,7 +88,7 @@ pub struct MessageEnvelope {
 pub struct StandardErrors;
 
 impl StandardErrors {
-    fn add(op: &mut Operation) {
+    fn wanted(op: &Operation) -> Vec<(&'static str, &'static str)> {
         let secured = op
             .security
             .as_ref()
@@ -113,40 +113,52 @@ impl StandardErrors {
             ));
             wanted.push(("403", "FORBIDDEN: missing permission"));
         }
-        for (status, description) in wanted {
-            if op.responses.responses.contains_key(status) {
-                continue;
-            }
-            let response = ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                        .build(),
-                )
-                .build();
-            op.responses
-                .responses
-                .insert(status.to_owned(), response.into());
-        }
+        wanted
     }
 }
 
 impl Modify for StandardErrors {
     fn modify(&self, openapi: &mut OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                Self::add(op);
+        add_missing_responses(openapi, "ErrorBody", Self::wanted);
+    }
+}
+
+/// Adds to every operation of `openapi` the `(status, description)` responses `wanted` names
+/// for it that it does not document itself, each with a JSON body of the component schema
+/// `schema`: failures that a layer in front of the handlers answers (the shared HTTP stack here,
+/// the KOS mock's gate) are stated once, by that layer, rather than on every operation.
+pub fn add_missing_responses(
+    openapi: &mut OpenApi,
+    schema: &str,
+    wanted: impl Fn(&Operation) -> Vec<(&'static str, &'static str)>,
+) {
+    for item in openapi.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for (status, description) in wanted(op) {
+                if op.responses.responses.contains_key(status) {
+                    continue;
+                }
+                let response = ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name(schema)))
+                            .build(),
+                    )
+                    .build();
+                op.responses
+                    .responses
+                    .insert(status.to_owned(), response.into());
             }
         }
     }

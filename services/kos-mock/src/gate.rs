@@ -303,38 +303,8 @@ impl GateResponses {
 
 impl utoipa::Modify for GateResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let wanted = self.statuses();
-        for item in openapi.paths.paths.values_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                for (status, description) in &wanted {
-                    if op.responses.responses.contains_key(*status) {
-                        continue;
-                    }
-                    let response = ResponseBuilder::new()
-                        .description(*description)
-                        .content(
-                            "application/json",
-                            ContentBuilder::new()
-                                .schema(Some(Ref::from_schema_name("KosFailure")))
-                                .build(),
-                        )
-                        .build();
-                    op.responses
-                        .responses
-                        .insert((*status).to_owned(), response.into());
-                }
-            }
-        }
+        phonebill_common::openapi::add_missing_responses(openapi, "KosFailure", |_| wanted.clone());
     }
 }
 
