@@ -31,13 +31,13 @@ pub mod stack;
 pub mod tls;
 
 pub use http::{Http, Resp, metric_sum};
-pub use ingress::{Haproxy, Route, chart_routes};
+pub use ingress::{Haproxy, Route, chart_routes, maxconn_for_open_files};
 pub use load::{AnsweredLoad, Answers, InquiryLoad, LoadTotals};
 pub use pg::PgCluster;
 pub use proc::{Proc, bin, free_port};
 pub use redis::RedisServer;
 pub use redis_cluster::RedisCluster;
-pub use shape::{Backing, ProdShape, Replica};
+pub use shape::{Backing, ProdShape, Replica, ShapeOptions};
 pub use stack::{Service, Stack, current_month, month_back};
 pub use tls::TestCa;
 
