@@ -308,8 +308,14 @@ impl ProdShape {
             database_urls: db_urls.clone(),
         };
         for b in BINARIES {
-            let mut env =
-                shape.env_of(b, &db_urls[b], &backing, &prefix, &keys_dir, opts.cheap_argon2);
+            let mut env = shape.env_of(
+                b,
+                &db_urls[b],
+                &backing,
+                &prefix,
+                &keys_dir,
+                opts.cheap_argon2,
+            );
             env.push((
                 "SHUTDOWN_DELAY_SECONDS".into(),
                 SHUTDOWN_DELAY_SECONDS.into(),
