@@ -95,8 +95,9 @@ pub struct Options {
     pub connections: usize,
 }
 
-/// Ingress connections beyond the scenario's own: set-up, warm-up and readiness calls.
-const INGRESS_HEADROOM: usize = 1000;
+/// Ingress connections beyond the scenario's own: the set-up and warm-up calls (at most 32 at
+/// once, each on a connection of its own, closed before the measured run) and the smoke's checks.
+const INGRESS_HEADROOM: usize = 100;
 
 /// One started process.
 #[derive(Debug)]
@@ -360,8 +361,9 @@ impl Sut {
         if needed > cap {
             bail!(
                 "{} connections need an ingress maxconn of {needed}, but the open-files limit of \
-                 {} carries at most {cap} (2 descriptors per connection + {}); raise the hard \
-                 limit (`ulimit -Hn`, or run as root: the harness then raises it itself)",
+                 {} carries at most {cap} (HAProxy refuses to start without 2 descriptors per \
+                 connection + {}); raise the hard limit (`ulimit -Hn`, `prlimit --nofile`: \
+                 needs CAP_SYS_RESOURCE; the harness raises it itself to 65536 where it may)",
                 opts.connections,
                 opts.nofile,
                 phonebill_system_tests::ingress::FD_RESERVE
