@@ -104,9 +104,10 @@ impl Backend {
             Self::Sqlite { file } => {
                 // sqlx's default busy_timeout (5 s) lets this BEGIN wait out a commit of the
                 // service that holds the lock at this moment.
-                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-                    .await
-                    .with_context(|| format!("open {}", file.display()))?;
+                let mut c =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+                        .await
+                        .with_context(|| format!("open {}", file.display()))?;
                 // IMMEDIATE takes the write lock now (a deferred BEGIN takes nothing until the
                 // first write); in WAL mode EXCLUSIVE would be the same lock.
                 sqlx::query("BEGIN IMMEDIATE")
