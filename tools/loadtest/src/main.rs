@@ -229,13 +229,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The open-files limit the harness asks for when its hard limit is lower (a process with
-/// CAP_SYS_RESOURCE may raise it): a 10,000-user journey through the ingress needs
+/// `CAP_SYS_RESOURCE` may raise it): a 10,000-user journey through the ingress needs
 /// 2 × 10,100 + 256 descriptors in HAProxy (client and server side of each connection,
 /// `ingress::maxconn_for_open_files`).
 const WANT_NOFILE: u64 = 65_536;
 
 /// Raises the soft open-files limit to the hard limit (inherited by the servers we spawn), and
-/// first the hard limit to [`WANT_NOFILE`] when the process may (CAP_SYS_RESOURCE; else it stays).
+/// first the hard limit to [`WANT_NOFILE`] when the process may (`CAP_SYS_RESOURCE`; else it stays).
 fn raise_nofile() -> u64 {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let mut l = getrlimit(Resource::Nofile);
