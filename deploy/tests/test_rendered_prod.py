@@ -13,6 +13,7 @@ parity of the env the chart sets with what each binary reads (env_parity.py).
 
 Prints "ok"/"FAIL" lines and "N passed, M failed"; exits 1 on any failure.
 """
+import glob
 import os
 import re
 import sys
@@ -195,7 +196,11 @@ def main():
         "bill-inquiry-service": ("bill_inquiry_active_connections", 30),
         "product-change-service": ("product_change_queue_length", 5),
     }
-    emitted = open(os.path.join(root, "crates/common/src/metrics.rs"), encoding="utf-8").read()
+    # Each service registers its own families (services/*/src/metrics.rs; common holds only the
+    # mechanism and the shared HTTP/cache/KOS families).
+    sources = [os.path.join(root, "crates/common/src/metrics.rs")] + sorted(
+        glob.glob(os.path.join(root, "services/*/src/metrics.rs")))
+    emitted = "".join(open(f, encoding="utf-8").read() for f in sources)
     for name, (metric, threshold) in seed_custom.items():
         so = sos.get(name)
         expect(f"{name} scales through a KEDA ScaledObject", so is not None)

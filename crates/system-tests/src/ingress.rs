@@ -173,6 +173,20 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(300);
 /// Failed checks before a replica is marked down.
 pub const FALL: u32 = 1;
 
+/// Concurrent client connections of the ingress when none is asked for (the tests' loads).
+pub const DEFAULT_MAXCONN: u32 = 2000;
+
+/// File descriptors HAProxy keeps outside its connections (listeners, health checks, the
+/// admin socket, logs), on top of what [`maxconn_for_open_files`] leaves for connections.
+pub const FD_RESERVE: u64 = 256;
+
+/// The largest `maxconn` an open-files limit of `nofile` carries: HAProxy reserves two
+/// descriptors per connection (the client side and the server side) plus [`FD_RESERVE`], and
+/// refuses to start with a `maxconn` its limit cannot hold.
+pub fn maxconn_for_open_files(nofile: u64) -> u32 {
+    u32::try_from(nofile.saturating_sub(FD_RESERVE) / 2).unwrap_or(u32::MAX)
+}
+
 impl Haproxy {
     /// The configuration for `routes` over `backends` (binary → replica ports on 127.0.0.1),
     /// plus one in-cluster front-end per entry of `services` (binary → port): the Service
@@ -185,13 +199,26 @@ impl Haproxy {
         backends: &BTreeMap<String, Vec<u16>>,
         services: &BTreeMap<String, u16>,
     ) -> anyhow::Result<String> {
+        Self::config_with(sock_dir, port, routes, backends, services, DEFAULT_MAXCONN)
+    }
+
+    /// [`Self::config`] with `maxconn` concurrent client connections (the global limit; the
+    /// load harness sizes it from the open-files limit with [`maxconn_for_open_files`]).
+    pub fn config_with(
+        sock_dir: &Path,
+        port: u16,
+        routes: &[Route],
+        backends: &BTreeMap<String, Vec<u16>>,
+        services: &BTreeMap<String, u16>,
+        maxconn: u32,
+    ) -> anyhow::Result<String> {
         let interval = CHECK_INTERVAL.as_millis();
         let mut c = String::new();
         let sock_dir = sock_dir.display();
         // `-db` keeps it in the foreground; no daemon, no pid file, no stats socket.
         let _ = writeln!(
             c,
-            "global\n  maxconn 2000\n  stats socket {}/haproxy.sock mode 600 level admin\n\ndefaults\n  mode http\n  timeout connect 2s\n  \
+            "global\n  maxconn {maxconn}\n  stats socket {}/haproxy.sock mode 600 level admin\n\ndefaults\n  mode http\n  timeout connect 2s\n  \
              timeout client 60s\n  timeout server 60s\n  timeout http-request 10s\n  \
              option http-keep-alive\n  retries 2\n  \
              # a connection refused by a replica that just exited is retried on another one;\n  \
@@ -266,11 +293,22 @@ impl Haproxy {
         backends: &BTreeMap<String, Vec<u16>>,
         services: &BTreeMap<String, u16>,
     ) -> anyhow::Result<Self> {
+        Self::start_with(dir, routes, backends, services, DEFAULT_MAXCONN).await
+    }
+
+    /// [`Self::start`] with `maxconn` concurrent client connections.
+    pub async fn start_with(
+        dir: &Path,
+        routes: &[Route],
+        backends: &BTreeMap<String, Vec<u16>>,
+        services: &BTreeMap<String, u16>,
+        maxconn: u32,
+    ) -> anyhow::Result<Self> {
         let port = free_port();
         let config = dir.join("haproxy.cfg");
         std::fs::write(
             &config,
-            Self::config(dir, port, routes, backends, services)?,
+            Self::config_with(dir, port, routes, backends, services, maxconn)?,
         )?;
         let haproxy = find_program("haproxy").context(
             "haproxy is not installed (apt-get install haproxy; scripts/test.sh installs it)",
@@ -310,24 +348,63 @@ impl Haproxy {
         format!("{}{path}", self.base)
     }
 
-    /// Each server's health as HAProxy sees it (`be_auth_service/auth-service-0` → `UP`),
-    /// from `show stat` on the admin socket.
-    pub async fn server_states(&self) -> anyhow::Result<BTreeMap<String, String>> {
+    /// `show stat` on the admin socket: the CSV header's column names and the rows.
+    async fn show_stat(&self) -> anyhow::Result<(Vec<String>, Vec<Vec<String>>)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let sock = self.config.with_file_name("haproxy.sock");
-        let mut s = tokio::net::UnixStream::connect(&sock).await?;
+        let mut s = tokio::net::UnixStream::connect(&sock)
+            .await
+            .with_context(|| format!("cannot reach HAProxy's admin socket {}", sock.display()))?;
         s.write_all(b"show stat\n").await?;
         let mut out = String::new();
         s.read_to_string(&mut out).await?;
-        // CSV: pxname,svname,...; column 17 is `status`.
-        Ok(out
+        let header = out
             .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(',').collect();
+            .find_map(|l| l.strip_prefix("# "))
+            .context("show stat without a header")?
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let rows = out
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .collect();
+        Ok((header, rows))
+    }
+
+    /// HTTP requests the public front-end (`ingress`, not the in-cluster Service front-ends)
+    /// has received since it started (`req_tot`), to prove that load went through it.
+    pub async fn ingress_requests(&self) -> anyhow::Result<u64> {
+        let (header, rows) = self.show_stat().await?;
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .with_context(|| format!("show stat has no column {name}"))
+        };
+        let (px, sv, req) = (col("pxname")?, col("svname")?, col("req_tot")?);
+        rows.iter()
+            .find(|r| {
+                r.get(px).map(String::as_str) == Some("ingress")
+                    && r.get(sv).map(String::as_str) == Some("FRONTEND")
+            })
+            .and_then(|r| r.get(req))
+            .and_then(|v| v.parse().ok())
+            .context("show stat has no req_tot for the ingress front-end")
+    }
+
+    /// Each server's health as HAProxy sees it (`be_auth_service/auth-service-0` → `UP`),
+    /// from `show stat` on the admin socket.
+    pub async fn server_states(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        // CSV: pxname,svname,...; column 17 is `status`.
+        let (_, rows) = self.show_stat().await?;
+        Ok(rows
+            .iter()
+            .filter_map(|f| {
                 let (px, sv, status) = (f.first()?, f.get(1)?, f.get(17)?);
-                (!matches!(*sv, "FRONTEND" | "BACKEND"))
-                    .then(|| (format!("{px}/{sv}"), (*status).to_owned()))
+                (!matches!(sv.as_str(), "FRONTEND" | "BACKEND"))
+                    .then(|| (format!("{px}/{sv}"), status.clone()))
             })
             .collect())
     }
@@ -438,5 +515,19 @@ spec:
             assert!(cfg.contains(&format!("127.0.0.1:{port} check")), "{cfg}");
         }
         assert!(cfg.contains("%[src]:%[src_port]"), "{cfg}");
+        assert!(cfg.contains("maxconn 2000\n"), "{cfg}");
+        let big = Haproxy::config_with(Path::new("/tmp"), 9000, &routes, &backends, &none, 12_345)
+            .expect("config");
+        assert!(big.contains("maxconn 12345\n"), "{big}");
+    }
+
+    #[test]
+    fn maxconn_leaves_two_descriptors_per_connection_and_a_reserve() {
+        assert_eq!(maxconn_for_open_files(20_000), 9_872);
+        assert_eq!(
+            u64::from(maxconn_for_open_files(1_048_576)) * 2 + FD_RESERVE,
+            1_048_576
+        );
+        assert_eq!(maxconn_for_open_files(100), 0);
     }
 }

@@ -11,6 +11,8 @@
 //!   (SIGTERM, then SIGKILL), its logs printed when the test is failing.
 //! - [`Service`]: a started service with its base URL; [`Stack`] starts the usual set.
 //! - [`RedisServer`], [`PgCluster`]: private servers a test may stop and restart.
+//! - [`Backend`]: a service's database on SQLite or a private PostgreSQL cluster, and how a crash
+//!   test takes it away ([`DbAway`]: the cluster stopped, or SQLite's write lock held).
 //! - [`RedisCluster`]: a private TLS-only Redis Cluster (3 masters + 3 replicas) whose masters a
 //!   test may kill.
 //! - [`TestCa`]: a private CA and server certificate for TLS-only servers.
@@ -19,6 +21,7 @@
 //! - [`ProdShape`]: every service as several replicas behind that ingress, on a [`Backing`].
 //! - [`InquiryLoad`]: steady inquiry traffic during an outage, with sent/failed counts.
 
+pub mod backend;
 pub mod http;
 pub mod ingress;
 pub mod load;
@@ -30,14 +33,15 @@ pub mod shape;
 pub mod stack;
 pub mod tls;
 
+pub use backend::{Backend, DbAway};
 pub use http::{Http, Resp, metric_sum};
-pub use ingress::{Haproxy, Route, chart_routes};
+pub use ingress::{Haproxy, Route, chart_routes, maxconn_for_open_files};
 pub use load::{AnsweredLoad, Answers, InquiryLoad, LoadTotals};
 pub use pg::PgCluster;
 pub use proc::{Proc, bin, free_port};
 pub use redis::RedisServer;
 pub use redis_cluster::RedisCluster;
-pub use shape::{Backing, ProdShape, Replica};
+pub use shape::{Backing, ProdShape, Replica, ShapeOptions};
 pub use stack::{Service, Stack, current_month, month_back};
 pub use tls::TestCa;
 

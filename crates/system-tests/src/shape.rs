@@ -75,16 +75,22 @@ impl Backing {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| d.to_owned())
         };
-        Self {
-            pg_admin_url: var(
+        Self::plain(
+            &var(
                 "PHONEBILL_TEST_DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/test",
             ),
+            &var("PHONEBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
+        )
+    }
+
+    /// A plain-text PostgreSQL (`pg_admin_url` names a database the admin role can connect to)
+    /// and a standalone Redis, both already running (the load harness's `--postgres`/`--redis`).
+    pub fn plain(pg_admin_url: &str, redis_url: &str) -> Self {
+        Self {
+            pg_admin_url: pg_admin_url.to_owned(),
             pg_read_admin_url: None,
-            redis_env: vec![(
-                "REDIS_URL".into(),
-                var("PHONEBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
-            )],
+            redis_env: vec![("REDIS_URL".into(), redis_url.to_owned())],
             servers: None,
         }
     }
@@ -156,6 +162,39 @@ pub struct Replica {
     pub name: String,
     /// Its environment (without the common settings of [`Stack::start`]).
     pub env: Vec<(String, String)>,
+    /// Spawn to readiness 200 of its last start.
+    pub ready: Duration,
+}
+
+/// How to start a [`ProdShape`] beyond the backing.
+#[derive(Debug, Clone)]
+pub struct ShapeOptions {
+    /// Replicas of every service.
+    pub replicas: usize,
+    /// Directory of the service binaries; `None`: next to the test executable
+    /// ([`crate::proc::bin`]).
+    pub bin_dir: Option<PathBuf>,
+    /// Extra variables per binary, applied after the shape's own (a later entry wins), e.g. the
+    /// load harness's KOS latencies or an open registration for its setup.
+    pub env: BTreeMap<String, Vec<(String, String)>>,
+    /// Auth hashes with a cheap Argon2 (the tests log in often; login speed is not under test
+    /// there). `false` keeps auth's own, production cost.
+    pub cheap_argon2: bool,
+    /// The ingress's `maxconn` (concurrent client connections).
+    pub maxconn: u32,
+}
+
+impl ShapeOptions {
+    /// `replicas` of every service with the tests' settings.
+    pub fn new(replicas: usize) -> Self {
+        Self {
+            replicas,
+            bin_dir: None,
+            env: BTreeMap::new(),
+            cheap_argon2: true,
+            maxconn: crate::ingress::DEFAULT_MAXCONN,
+        }
+    }
 }
 
 /// A running production shape.
@@ -173,6 +212,10 @@ pub struct ProdShape {
     pub kos_api_key: String,
     /// Where the data lives (its private servers stop when the shape is dropped).
     pub backing: Backing,
+    /// The Redis key prefix every replica uses (`REDIS_KEY_PREFIX`, `CACHE_KEY_PREFIX`).
+    pub key_prefix: String,
+    /// The database URL of each binary (owner role), until the shape is dropped.
+    pub database_urls: BTreeMap<&'static str, String>,
     databases: Vec<String>,
 }
 
@@ -184,7 +227,16 @@ const SHUTDOWN_DELAY_SECONDS: &str = "1";
 impl ProdShape {
     /// Starts `n` replicas of every service on `backing`, and the ingress.
     pub async fn start(backing: Backing, n: usize) -> anyhow::Result<Self> {
-        let stack = Stack::new();
+        Self::start_with(backing, &ShapeOptions::new(n)).await
+    }
+
+    /// Starts the shape as `opts` says.
+    pub async fn start_with(backing: Backing, opts: &ShapeOptions) -> anyhow::Result<Self> {
+        let n = opts.replicas.max(1);
+        let stack = match &opts.bin_dir {
+            Some(dir) => Stack::new().with_bin_dir(dir.clone()),
+            None => Stack::new(),
+        };
         let prefix = format!(
             "shape{}:",
             &uuid_like(&stack.path().to_string_lossy())[..10]
@@ -235,7 +287,14 @@ impl ProdShape {
             .iter()
             .map(|(b, p)| ((*b).to_owned(), p.clone()))
             .collect();
-        let ingress = Haproxy::start(stack.path(), &routes, &backends, &service_ports).await?;
+        let ingress = Haproxy::start_with(
+            stack.path(),
+            &routes,
+            &backends,
+            &service_ports,
+            opts.maxconn,
+        )
+        .await?;
 
         let mut shape = Self {
             stack,
@@ -245,13 +304,23 @@ impl ProdShape {
             kos_api_key,
             databases,
             backing: backing.clone(),
+            key_prefix: prefix.clone(),
+            database_urls: db_urls.clone(),
         };
         for b in BINARIES {
-            let mut env = shape.env_of(b, &db_urls[b], &backing, &prefix, &keys_dir);
+            let mut env = shape.env_of(
+                b,
+                &db_urls[b],
+                &backing,
+                &prefix,
+                &keys_dir,
+                opts.cheap_argon2,
+            );
             env.push((
                 "SHUTDOWN_DELAY_SECONDS".into(),
                 SHUTDOWN_DELAY_SECONDS.into(),
             ));
+            env.extend(opts.env.get(b).into_iter().flatten().cloned());
             // As the chart does: the migration hook Job first, then pods that do not migrate.
             let (ok, out, err) = shape
                 .stack
@@ -280,12 +349,14 @@ impl ProdShape {
                         let port = ports[b][i];
                         let stack = &shape.stack;
                         async move {
+                            let spawned = std::time::Instant::now();
                             let svc = stack.start(b, &name, port, &env).await?;
                             anyhow::Ok(Replica {
                                 svc,
                                 binary: b,
                                 name,
                                 env,
+                                ready: spawned.elapsed(),
                             })
                         }
                     })
@@ -305,6 +376,7 @@ impl ProdShape {
         backing: &Backing,
         prefix: &str,
         keys_dir: &Path,
+        cheap_argon2: bool,
     ) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = vec![
             ("DATABASE_URL".into(), db_url.to_owned()),
@@ -322,7 +394,7 @@ impl ProdShape {
             "{}/api/v1/auth/.well-known/jwks.json",
             self.services["auth-service"]
         );
-        let more: Vec<(&str, String)> = match binary {
+        let mut more: Vec<(&str, String)> = match binary {
             "kos-mock-service" => vec![
                 ("KOS_STORE", "database".into()),
                 ("KOS_SIMULATION", "off".into()),
@@ -333,14 +405,16 @@ impl ProdShape {
             "auth-service" => vec![
                 ("JWT_KEYS_DIR", keys_dir.to_string_lossy().into_owned()),
                 ("SEED_DEMO_USERS", "true".into()),
-                ("ARGON2_MEMORY_KIB", "64".into()),
-                ("ARGON2_ITERATIONS", "1".into()),
                 ("TRUST_X_FORWARDED_FOR", "true".into()),
                 // Verified registration asks KOS who holds a line.
                 ("KOS_BASE_URL", kos),
             ],
             _ => vec![("JWKS_URL", jwks), ("KOS_BASE_URL", kos)],
         };
+        if cheap_argon2 && binary == "auth-service" {
+            more.push(("ARGON2_MEMORY_KIB", "64".into()));
+            more.push(("ARGON2_ITERATIONS", "1".into()));
+        }
         env.extend(more.into_iter().map(|(k, v)| (k.to_owned(), v)));
         env
     }
@@ -353,6 +427,36 @@ impl ProdShape {
     /// The in-cluster Service address of `binary` plus `path`.
     pub fn service_url(&self, binary: &str, path: &str) -> String {
         format!("{}{path}", self.services[binary])
+    }
+
+    /// (name, pid) of every replica and of the ingress, for per-process CPU and RSS.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        let mut out: Vec<(String, u32)> = self
+            .replicas
+            .values()
+            .flatten()
+            .map(|r| (r.name.clone(), r.svc.proc.pid()))
+            .collect();
+        out.push(("haproxy".to_owned(), self.ingress.proc.pid()));
+        out
+    }
+
+    /// Stops every replica (SIGTERM to all, so each drains and flushes its history, then waits
+    /// up to `grace` for each and SIGKILLs what is left), newest callers first; the ingress and
+    /// the databases stay until the shape is dropped (a caller may still read them).
+    pub async fn stop(&mut self, grace: Duration) {
+        for b in BINARIES.iter().rev() {
+            for r in self.replicas.get(b).into_iter().flatten() {
+                r.svc.proc.sigterm();
+            }
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        for r in self.replicas.values_mut().flatten() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if r.svc.proc.wait_exit(left).await.is_none() {
+                r.svc.proc.sigkill();
+            }
+        }
     }
 
     /// The replicas of `binary`.
@@ -376,7 +480,9 @@ impl ProdShape {
             Some(s) => bail!("{} exited with {s}\n{}", r.name, r.svc.proc.logs_tail(40)),
             None => bail!("{} did not exit within {grace:?}", r.name),
         }
+        let spawned = std::time::Instant::now();
         r.svc = stack.start(r.binary, &r.name, r.svc.port, &r.env).await?;
+        r.ready = spawned.elapsed();
         // The next replica goes only once the ingress sends to this one again, as a rolling
         // update waits for the new pod's readiness.
         self.ingress.wait_all_up(Duration::from_secs(10)).await

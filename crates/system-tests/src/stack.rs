@@ -62,6 +62,9 @@ pub struct Stack {
     pub dir: tempfile::TempDir,
     /// A client with a 30 s bound per call.
     pub http: Http,
+    /// Where the service binaries are; `None`: [`bin`]'s rule (next to the test executable, or
+    /// `PHONEBILL_BIN_DIR`). The load harness sets it from its `--bin-dir`.
+    bin_dir: Option<PathBuf>,
 }
 
 impl Default for Stack {
@@ -87,6 +90,32 @@ impl Stack {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
             http: Http::new(Duration::from_secs(30)),
+            bin_dir: None,
+        }
+    }
+
+    /// A new temp dir whose processes are started from the binaries in `dir`.
+    #[must_use]
+    pub fn with_bin_dir(mut self, dir: PathBuf) -> Self {
+        self.bin_dir = Some(dir);
+        self
+    }
+
+    /// The path of `bin_name`: in the directory given to [`Self::with_bin_dir`] (an error
+    /// naming it when missing), else by [`bin`]'s rule.
+    pub fn binary(&self, bin_name: &str) -> anyhow::Result<PathBuf> {
+        match &self.bin_dir {
+            Some(dir) => {
+                let path = dir.join(bin_name);
+                if !path.is_file() {
+                    bail!(
+                        "service binary {} not found (build it: `cargo build --release --bins`, or pass another --bin-dir)",
+                        path.display()
+                    );
+                }
+                Ok(path)
+            }
+            None => Ok(bin(bin_name)),
         }
     }
 
@@ -130,7 +159,7 @@ impl Stack {
         all.push(("DATA_DIR".into(), data_dir.to_string_lossy().into_owned()));
         // Later entries win (Command::env overwrites).
         all.extend(env.iter().cloned());
-        let proc = Proc::spawn(name, &bin(bin_name), &[], &all, self.path())?;
+        let proc = Proc::spawn(name, &self.binary(bin_name)?, &[], &all, self.path())?;
         Ok(Service {
             proc,
             port,
@@ -148,7 +177,7 @@ impl Stack {
         env: &[(String, String)],
         limit: Duration,
     ) -> anyhow::Result<(bool, String, String)> {
-        let mut cmd = tokio::process::Command::new(bin(bin_name));
+        let mut cmd = tokio::process::Command::new(self.binary(bin_name)?);
         cmd.args(args).env_clear().kill_on_drop(true);
         for key in ["PATH", "HOME"] {
             if let Some(v) = std::env::var_os(key) {

@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use phonebill_system_tests::{Http, PgCluster, Stack, bounded};
+use phonebill_system_tests::{Backend, Http, Stack, bounded};
 use serde_json::json;
-use sqlx::Connection;
 
 const WORKERS: usize = 8;
 
@@ -36,8 +35,9 @@ async fn refresh(http: &Http, url: &str, token: &str) -> Option<(u16, serde_json
     .map(|r| (r.status, r.body))
 }
 
-async fn rotations_survive_sigkill(env: Vec<(&str, &str)>, label: &str) {
-    let stack = Stack::new();
+async fn rotations_survive_sigkill(stack: Stack, db: Backend) {
+    let env = db.env();
+    let label = db.label();
     let mut auth = stack.auth(&env).await;
     let url = auth.url("/api/v1/auth/refresh");
     let stop = Arc::new(AtomicBool::new(false));
@@ -117,27 +117,18 @@ async fn rotations_survive_sigkill(env: Vec<(&str, &str)>, label: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn answered_refresh_rotations_survive_sigkill_sqlite() {
-    bounded(
-        Duration::from_secs(120),
-        rotations_survive_sigkill(vec![], "sqlite"),
-    )
+    bounded(Duration::from_secs(120), async {
+        let stack = Stack::new();
+        let db = Backend::sqlite(stack.path(), "auth", "auth.db");
+        rotations_survive_sigkill(stack, db).await;
+    })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn answered_refresh_rotations_survive_sigkill_postgres() {
     bounded(Duration::from_secs(120), async {
-        let pg = PgCluster::start().await;
-        let mut admin = sqlx::PgConnection::connect(&pg.url("postgres"))
-            .await
-            .expect("private postgres");
-        sqlx::query("CREATE DATABASE auth")
-            .execute(&mut admin)
-            .await
-            .expect("create database");
-        let _ = admin.close().await;
-        let url = pg.url("auth");
-        rotations_survive_sigkill(vec![("DATABASE_URL", url.as_str())], "postgres").await;
+        rotations_survive_sigkill(Stack::new(), Backend::postgres("auth").await).await;
     })
     .await;
 }

@@ -58,6 +58,9 @@ pub struct Call<'a> {
     pub path: &'a str,
     /// Bearer token.
     pub token: Option<&'a str>,
+    /// `X-Service-Name`: with the KOS service key as bearer token, the credential of an
+    /// in-cluster caller of the KOS mock (docs/api.md §5.8; the production shape requires it).
+    pub service: Option<&'a str>,
     /// JSON body.
     pub body: Option<Bytes>,
 }
@@ -69,6 +72,7 @@ impl<'a> Call<'a> {
             method: Method::GET,
             path,
             token: None,
+            service: None,
             body: None,
         }
     }
@@ -79,6 +83,7 @@ impl<'a> Call<'a> {
             method: Method::POST,
             path,
             token: None,
+            service: None,
             body: Some(body.into()),
         }
     }
@@ -87,6 +92,14 @@ impl<'a> Call<'a> {
     #[must_use]
     pub fn bearer(mut self, token: &'a str) -> Self {
         self.token = Some(token);
+        self
+    }
+
+    /// As the in-cluster caller `service` with the KOS service `key`.
+    #[must_use]
+    pub fn service(mut self, service: &'a str, key: &'a str) -> Self {
+        self.service = Some(service);
+        self.token = Some(key);
         self
     }
 }
@@ -158,6 +171,9 @@ impl Conns {
             .header(header::HOST, addr.to_string());
         if let Some(t) = call.token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if let Some(s) = call.service {
+            req = req.header("x-service-name", s);
         }
         let body = match call.body {
             Some(b) => {

@@ -1,7 +1,8 @@
 //! `loadtest`: the reproducible load harness of issue 11 (docs/benchmarks.md, "Load harness").
 //!
-//! Every scenario starts the system under test itself (the all-in-one `phonebill`, or the four
-//! services against PostgreSQL and Redis), waits for readiness (recording spawn-to-ready), sets
+//! Every scenario starts the system under test itself (the all-in-one `phonebill`, the four
+//! services against PostgreSQL and Redis, or the production shape: replicas of every service
+//! behind the chart's ingress), waits for readiness (recording spawn-to-ready), sets
 //! up accounts and lines, drives load for a bounded time against 127.0.0.1, samples RSS and CPU
 //! of every server process, stops everything it started by PID, prints a table and writes a JSON
 //! result file.
@@ -28,7 +29,7 @@ use serde_json::{Value, json};
 use crate::procstat::ProcessUsage;
 use crate::scenarios::{Endpoint, JourneySpec, LoopSpec};
 use crate::stats::{Latency, Summary};
-use crate::sut::{Kos, Startup, Sut, Target};
+use crate::sut::{BackingKind, Kos, Startup, Sut, Target};
 
 /// Command line.
 #[derive(Debug, Parser)]
@@ -70,6 +71,13 @@ struct Global {
     /// Extra unowned KOS lines bulk-created so the mock's store has a realistic size.
     #[arg(long, global = true, default_value_t = 10_000)]
     extra_lines: u32,
+    /// Replicas of every service for `--target production`.
+    #[arg(long, global = true, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    replicas: u16,
+    /// Data stores of `--target production`: `machine` (`--postgres`, `--redis`) or `tls`
+    /// (private TLS-only PostgreSQL with a read replica and Redis Cluster 3 + 3).
+    #[arg(long, global = true, value_enum, default_value = "machine")]
+    backing: BackingKind,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,8 +93,9 @@ enum Cmd {
         #[command(flatten)]
         journey: JourneyArgs,
     },
-    /// A few seconds at low load against the all-in-one; fails unless every request succeeded
-    /// and the result file is valid (CI).
+    /// A few seconds at low load against the all-in-one (or `--target production`: the journey
+    /// through the ingress); fails unless every request succeeded and the result file is valid
+    /// (CI).
     Smoke,
     /// Internal: serve the bare axum ceiling on `--port`.
     #[command(hide = true)]
@@ -200,6 +209,10 @@ struct Report {
     added_latency: Option<Added>,
     /// Server processes and the harness itself during the measured run.
     processes: Vec<ProcessUsage>,
+    /// Production target: HTTP requests the ingress received from its start to the end of the
+    /// measured run (set-up, warm-up and the run itself), from HAProxy's `req_tot`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingress_requests: Option<u64>,
     checks: Vec<Check>,
 }
 
@@ -215,10 +228,26 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run(cli, nofile))
 }
 
-/// Raises the soft open-files limit to the hard limit (inherited by the servers we spawn).
+/// The open-files limit the harness asks for when its hard limit is lower (a process with
+/// `CAP_SYS_RESOURCE` may raise it): a 10,000-user journey through the ingress needs
+/// 2 × 10,100 + 256 descriptors in HAProxy (client and server side of each connection,
+/// `ingress::maxconn_for_open_files`).
+const WANT_NOFILE: u64 = 65_536;
+
+/// Raises the soft open-files limit to the hard limit (inherited by the servers we spawn), and
+/// first the hard limit to [`WANT_NOFILE`] when the process may (`CAP_SYS_RESOURCE`; else it stays).
 fn raise_nofile() -> u64 {
-    use rustix::process::{Resource, getrlimit, setrlimit};
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let mut l = getrlimit(Resource::Nofile);
+    if l.maximum.is_some_and(|m| m < WANT_NOFILE) {
+        let want = Rlimit {
+            current: Some(WANT_NOFILE),
+            maximum: Some(WANT_NOFILE),
+        };
+        if setrlimit(Resource::Nofile, want).is_ok() {
+            l = getrlimit(Resource::Nofile);
+        }
+    }
     if l.maximum.is_some() {
         l.current = l.maximum;
     }
@@ -233,7 +262,7 @@ async fn run(cli: Cli, nofile: u64) -> anyhow::Result<()> {
             journey(&g, &j, nofile).await?;
         }
         Cmd::Endpoint(e) => {
-            endpoint(&g, e.name, &e.timing).await?;
+            endpoint(&g, e.name, &e.timing, nofile).await?;
         }
         Cmd::All {
             endpoint: t,
@@ -247,7 +276,7 @@ async fn run(cli: Cli, nofile: u64) -> anyhow::Result<()> {
                 Endpoint::Refresh,
                 Endpoint::Validate,
             ] {
-                let r = endpoint(&g, ep, &t).await?;
+                let r = endpoint(&g, ep, &t, nofile).await?;
                 rows.extend(r.results);
             }
             let r = journey(&g, &j, nofile).await?;
@@ -267,7 +296,20 @@ fn bin_dir(g: &Global) -> PathBuf {
     })
 }
 
-fn sut_options(g: &Global, kos: Kos, cache_miss: bool) -> sut::Options {
+/// What the production target's JSON result records about the shape.
+fn production_config(g: &Global, nofile: u64) -> Value {
+    json!({ "replicas": g.replicas, "backing": g.backing,
+            "ingress": "HAProxy, routes of the chart's Ingress (deploy/helm, values-prod)",
+            "ingress_maxconn_cap": phonebill_system_tests::maxconn_for_open_files(nofile) })
+}
+
+fn sut_options(
+    g: &Global,
+    kos: Kos,
+    cache_miss: bool,
+    nofile: u64,
+    connections: usize,
+) -> sut::Options {
     sut::Options {
         target: g.target,
         bin_dir: bin_dir(g),
@@ -276,6 +318,10 @@ fn sut_options(g: &Global, kos: Kos, cache_miss: bool) -> sut::Options {
         postgres: g.postgres.trim_end_matches('/').to_owned(),
         redis: g.redis.clone(),
         tag: chrono::Utc::now().format("%H%M%S%3f").to_string(),
+        replicas: usize::from(g.replicas),
+        backing: g.backing,
+        nofile,
+        connections,
     }
 }
 
@@ -304,6 +350,7 @@ fn new_report(scenario: &str, g: &Global, config: Value) -> Report {
         steps: Vec::new(),
         added_latency: None,
         processes: Vec::new(),
+        ingress_requests: None,
         checks: Vec::new(),
     }
 }
@@ -360,6 +407,9 @@ fn finish(mut r: Report, g: &Global) -> anyhow::Result<Report> {
     for s in &r.startup {
         println!("  {:<24} ready after {:.0} ms", s.process, s.ready_ms);
     }
+    if let Some(n) = r.ingress_requests {
+        println!("ingress: {n} HTTP requests received (set-up, warm-up and run)");
+    }
     for c in &r.checks {
         println!(
             "  [{}] {}: {}",
@@ -375,10 +425,7 @@ fn finish(mut r: Report, g: &Global) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&g.out_dir)
         .with_context(|| format!("cannot create {}", g.out_dir.display()))?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let target = match r.target {
-        Target::AllInOne => "all-in-one",
-        Target::Services => "services",
-    };
+    let target = r.target.name();
     let path = g
         .out_dir
         .join(format!("{stamp}-{}-{target}.json", r.scenario));
@@ -417,8 +464,8 @@ where
     sut.stop().await;
     if result.is_err() {
         // Keep the servers' logs for the post-mortem.
-        sut.dir.disable_cleanup(true);
-        eprintln!("server logs kept in {}", sut.dir.path().display());
+        sut.keep_logs();
+        eprintln!("server logs kept in {}", sut.log_dir().display());
     }
     let mut kos = HashMap::new();
     if read_call_log && result.is_ok() {
@@ -433,20 +480,28 @@ where
     Ok((result?, kos))
 }
 
-async fn endpoint(g: &Global, ep: Endpoint, t: &EndpointTiming) -> anyhow::Result<Report> {
-    let opts = sut_options(g, Kos::Instant, ep == Endpoint::CacheMiss);
+async fn endpoint(
+    g: &Global,
+    ep: Endpoint,
+    t: &EndpointTiming,
+    nofile: u64,
+) -> anyhow::Result<Report> {
     let accounts = g.accounts.unwrap_or(50);
     let conns = if ep == Endpoint::Login {
         t.connections.min(8)
     } else {
         t.connections
     };
-    let config = json!({ "endpoint": ep, "connections": conns, "warmup_s": t.warmup,
+    let opts = sut_options(g, Kos::Instant, ep == Endpoint::CacheMiss, nofile, conns);
+    let mut config = json!({ "endpoint": ep, "connections": conns, "warmup_s": t.warmup,
                          "duration_s": t.duration, "accounts": accounts, "extra_lines": g.extra_lines,
                          "kos": "0 ms, no failures", "cache_miss_config": ep == Endpoint::CacheMiss });
+    if g.target == Target::Production {
+        config["production"] = production_config(g, nofile);
+    }
     let mut report = new_report(ep.name(), g, config);
     let timing = t.clone();
-    let ((results, processes, startup), _) = with_sut(
+    let ((results, processes, startup, ingress), _) = with_sut(
         opts,
         accounts,
         g.extra_lines,
@@ -496,13 +551,15 @@ async fn endpoint(g: &Global, ep: Endpoint, t: &EndpointTiming) -> anyhow::Resul
             if bare_row.rps > 0.0 {
                 row.ratio_to_bare = Some((row.rps / bare_row.rps * 1000.0).round() / 1000.0);
             }
-            Ok((vec![bare_row, row], usage, sut.startup()))
+            let ingress = sut.ingress_requests().await;
+            Ok((vec![bare_row, row], usage, sut.startup(), ingress))
         },
     )
     .await?;
     report.results = results;
     report.processes = processes;
     report.startup = startup;
+    report.ingress_requests = ingress;
     if let Some(row) = report.results.get(1) {
         match ep {
             Endpoint::CacheHit => report.checks.push(Check {
@@ -534,9 +591,10 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
             failures: j.kos_failures,
         }
     };
-    let opts = sut_options(g, kos, false);
+    let opts = sut_options(g, kos, false, nofile, j.users);
     let accounts = g.accounts.unwrap_or(200);
-    // Services: a user talks to bill and product (2 sockets); keep headroom for the rest.
+    // Services: a user talks to bill and product (2 sockets); keep headroom for the rest. The
+    // all-in-one and the ingress are one address, so one socket per user.
     let hosts = if g.target == Target::Services { 2 } else { 1 };
     let single = (j.users * hosts) as u64 + 1000 > nofile;
     let spec = JourneySpec {
@@ -548,10 +606,13 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
         duration_s: j.duration,
         single_connection: single,
     };
-    let config = json!({ "journey": spec, "accounts": accounts, "extra_lines": g.extra_lines,
+    let mut config = json!({ "journey": spec, "accounts": accounts, "extra_lines": g.extra_lines,
                          "kos": kos, "open_files_limit": nofile });
+    if g.target == Target::Production {
+        config["production"] = production_config(g, nofile);
+    }
     let mut report = new_report("journey", g, config);
-    let ((outcome, usage, startup, logins), kos_ms) = with_sut(
+    let ((outcome, usage, startup, logins, ingress), kos_ms) = with_sut(
         opts,
         accounts,
         g.extra_lines,
@@ -563,7 +624,8 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
             let mon = procstat::Monitor::start(&pids);
             let outcome = scenarios::journey(spec, acc.clone(), sut.bill, sut.product).await;
             let usage = mon.finish().await;
-            Ok((outcome, usage, sut.startup(), logins))
+            let ingress = sut.ingress_requests().await;
+            Ok((outcome, usage, sut.startup(), logins, ingress))
         },
     )
     .await?;
@@ -609,6 +671,7 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
     report.results = vec![outcome.rec.total("journey", outcome.window)];
     report.processes = usage;
     report.startup = startup;
+    report.ingress_requests = ingress;
     if let (Some(total), Some(a)) = (report.results.first(), &report.added_latency) {
         report.checks.push(Check {
             goal: format!("journey with {} users without errors", j.users),
@@ -649,11 +712,16 @@ async fn warm(sut: &Sut, acc: &[setup::Account]) {
 
 async fn smoke(g: &Global, nofile: u64) -> anyhow::Result<()> {
     let mut g = g.clone();
-    g.target = Target::AllInOne;
+    // The all-in-one unless the production shape is asked for (its own CI step); the services
+    // target is exercised by the system tests.
+    let production = g.target == Target::Production;
+    if !production {
+        g.target = Target::AllInOne;
+    }
     g.accounts = Some(g.accounts.unwrap_or(3));
     g.extra_lines = 100;
     let j = JourneyArgs {
-        users: 20,
+        users: if production { 10 } else { 20 },
         think_ms: 20,
         change_ratio: 0.2,
         ramp: 0.5,
@@ -662,18 +730,28 @@ async fn smoke(g: &Global, nofile: u64) -> anyhow::Result<()> {
         kos_instant: true,
         kos_failures: false,
     };
-    let r = journey(&g, &j, nofile).await?;
-    let t = EndpointTiming {
-        connections: 4,
-        warmup: 0.5,
-        duration: 2.0,
-    };
-    let e = endpoint(&g, Endpoint::CacheHit, &t).await?;
-    for rep in [&r, &e] {
+    let mut reports = vec![journey(&g, &j, nofile).await?];
+    // The production shape starts in ~10 s; its smoke is the journey alone (every request of it
+    // goes through the ingress).
+    if !production {
+        let t = EndpointTiming {
+            connections: 4,
+            warmup: 0.5,
+            duration: 2.0,
+        };
+        reports.push(endpoint(&g, Endpoint::CacheHit, &t, nofile).await?);
+    }
+    for rep in &reports {
         let path = std::fs::read_dir(&g.out_dir)?
             .filter_map(Result::ok)
             .map(|d| d.path())
-            .filter(|p| p.to_string_lossy().contains(&format!("-{}-", rep.scenario)))
+            .filter(|p| {
+                p.to_string_lossy().ends_with(&format!(
+                    "-{}-{}.json",
+                    rep.scenario,
+                    g.target.name()
+                ))
+            })
             .max()
             .context("no result file written")?;
         let v: Value = serde_json::from_slice(&std::fs::read(&path)?)
@@ -692,8 +770,37 @@ async fn smoke(g: &Global, nofile: u64) -> anyhow::Result<()> {
                 path.display()
             );
         }
+        if production {
+            check_through_ingress(&v, requests).with_context(|| path.display().to_string())?;
+        }
     }
     println!("smoke passed");
+    Ok(())
+}
+
+/// The production smoke's proof that the load went through the ingress: HAProxy counted at
+/// least as many requests as the harness recorded, and the result lists the replicas and
+/// HAProxy among the measured processes.
+fn check_through_ingress(v: &Value, requests: u64) -> anyhow::Result<()> {
+    let through = v["ingress_requests"].as_u64().unwrap_or(0);
+    if through < requests {
+        bail!("the ingress received {through} requests, fewer than the {requests} recorded");
+    }
+    let names: Vec<&str> = v["processes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for want in [
+        "haproxy",
+        "bill-inquiry-service-1",
+        "product-change-service-1",
+    ] {
+        if !names.contains(&want) {
+            bail!("{want} is not among the measured processes {names:?}");
+        }
+    }
     Ok(())
 }
 
@@ -709,5 +816,44 @@ mod tests {
             .expect("all parses");
         assert_eq!(cli.global.target, Target::Services);
         assert!(matches!(cli.command, Cmd::All { ref journey, .. } if journey.users == 10));
+        let cli = Cli::try_parse_from([
+            "loadtest",
+            "--target",
+            "production",
+            "--replicas",
+            "3",
+            "--backing",
+            "tls",
+            "journey",
+        ])
+        .expect("production parses");
+        assert_eq!(cli.global.target, Target::Production);
+        assert_eq!(
+            (cli.global.replicas, cli.global.backing),
+            (3, BackingKind::Tls)
+        );
+        let cli =
+            Cli::try_parse_from(["loadtest", "--target", "production", "smoke"]).expect("defaults");
+        assert_eq!(
+            (cli.global.replicas, cli.global.backing),
+            (2, BackingKind::Machine)
+        );
+        assert!(Cli::try_parse_from(["loadtest", "--replicas", "0", "smoke"]).is_err());
+    }
+
+    #[test]
+    fn through_the_ingress_needs_its_count_and_every_replica_measured() {
+        let procs = json!([{ "name": "haproxy" }, { "name": "bill-inquiry-service-0" },
+                           { "name": "bill-inquiry-service-1" }, { "name": "product-change-service-1" }]);
+        let ok = json!({ "ingress_requests": 120, "processes": procs });
+        check_through_ingress(&ok, 100).expect("through the ingress");
+        let short = json!({ "ingress_requests": 99, "processes": procs });
+        assert!(check_through_ingress(&short, 100).is_err());
+        let missing = json!({ "processes": procs });
+        assert!(check_through_ingress(&missing, 1).is_err());
+        let no_haproxy = json!({ "ingress_requests": 120,
+                                 "processes": [{ "name": "bill-inquiry-service-1" }] });
+        let err = check_through_ingress(&no_haproxy, 100).expect_err("haproxy missing");
+        assert!(err.to_string().contains("haproxy"), "{err}");
     }
 }

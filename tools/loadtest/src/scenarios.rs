@@ -143,6 +143,7 @@ pub async fn endpoint(
                     method,
                     path,
                     token,
+                    service: None,
                     body: body.map(Bytes::from),
                 };
                 match conns.send(addr, call).await {
@@ -495,8 +496,13 @@ async fn user(s: Arc<Shared>, idx: usize) {
         }
         think(&s, &mut rng).await;
 
-        // 6. change, rarely, and never two at once for one line (that would be our own conflict)
+        // 6. change, rarely, never two at once for one line (that would be our own conflict),
+        //    and not within 2 s of the line's last change: a KOS mock replica other than the one
+        //    that made it may still serve the old product for its line-cache bound (1 s, replicas
+        //    sharing one database: the production target), which the change's fresh read of the
+        //    line would answer with 409 PRODUCT_CHANGE_CONFLICT.
         if rng.gen_bool(spec.change_ratio.clamp(0.0, 1.0))
+            && s.now_ms() >= acc.dirty_until_ms.load(Ordering::Acquire)
             && acc
                 .changing
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)

@@ -76,14 +76,25 @@ pub async fn login(auth: SocketAddr, user: &str, password: &str) -> anyhow::Resu
     })
 }
 
-/// POSTs setup data; a transport error or a 5xx is retried twice (setup is not measured, and a
-/// server-side failure here is reported on stderr rather than aborting the run).
-async fn post_ok(addr: SocketAddr, path: &str, body: Value, what: &str) -> anyhow::Result<()> {
+/// POSTs setup data (as the in-cluster caller `cred` = (service name, KOS key) when given); a
+/// transport error or a 5xx is retried twice (setup is not measured, and a server-side failure
+/// here is reported on stderr rather than aborting the run).
+async fn post_ok(
+    addr: SocketAddr,
+    cred: Option<(&str, &str)>,
+    path: &str,
+    body: Value,
+    what: &str,
+) -> anyhow::Result<()> {
     let body = body.to_string();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let failure = match client::once(addr, Call::post(path, body.clone())).await {
+        let mut call = Call::post(path, body.clone());
+        if let Some((service, key)) = cred {
+            call = call.service(service, key);
+        }
+        let failure = match client::once(addr, call).await {
             Ok(r) if r.status.is_success() => return Ok(()),
             Ok(r) if r.status.is_server_error() => {
                 format!("HTTP {} {}", r.status, String::from_utf8_lossy(&r.body))
@@ -110,9 +121,11 @@ pub async fn accounts(
     n: usize,
     extra: u32,
 ) -> anyhow::Result<(Vec<Account>, Vec<Duration>)> {
+    let cred = sut.kos_credential();
     if extra > 0 {
         post_ok(
             sut.kos,
+            cred,
             "/api/v1/kos/mock-datas/bulk",
             json!({ "count": extra, "startLineNumber": "01070000000" }),
             "bulk mock data",
@@ -131,6 +144,7 @@ pub async fn accounts(
             let password = "Loadtest1!".to_owned();
             post_ok(
                 auth,
+                None,
                 "/api/v1/auth/register",
                 json!({ "userId": user, "customerId": customer, "lineNumber": dashed,
                             "userName": format!("부하{i}"), "password": password,
@@ -140,6 +154,7 @@ pub async fn accounts(
             .await?;
             post_ok(
                 kos,
+                cred,
                 "/api/v1/kos/mock-datas",
                 json!({ "customerId": customer, "lineNumber": line, "productCode": START_PRODUCT }),
                 "mock data",

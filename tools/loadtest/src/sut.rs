@@ -1,7 +1,9 @@
-//! The system under test: starts the all-in-one `phonebill` or the four services (with fresh
-//! PostgreSQL databases and a Redis key prefix of their own) from release or debug binaries,
-//! measures each process's spawn-to-ready time, and stops everything it started by PID
-//! (SIGTERM, then SIGKILL after a grace period; also from `Drop` if the harness fails).
+//! The system under test: starts the all-in-one `phonebill`, the four services (with fresh
+//! PostgreSQL databases and a Redis key prefix of their own), or the production shape (every
+//! service as replicas behind the chart's ingress, `phonebill_system_tests::ProdShape`) from
+//! release or debug binaries, measures each process's spawn-to-ready time, and stops everything
+//! it started by PID (SIGTERM, then SIGKILL after a grace period; also from `Drop` if the
+//! harness fails).
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -12,6 +14,8 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use sqlx::Connection;
 use tokio::process::{Child, Command};
+
+use phonebill_system_tests::{Backing, ProdShape, ShapeOptions, maxconn_for_open_files};
 
 use crate::client::{self, Call};
 
@@ -24,6 +28,31 @@ pub enum Target {
     /// `auth-service`, `bill-inquiry-service`, `product-change-service`, `kos-mock-service`
     /// against PostgreSQL and Redis.
     Services,
+    /// The production shape: `--replicas` of every service behind HAProxy with the chart's
+    /// Ingress routes; requests go to the ingress, KOS set-up to the mock's Service address.
+    Production,
+}
+
+impl Target {
+    /// Name in result file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AllInOne => "all-in-one",
+            Self::Services => "services",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// Where the production shape keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackingKind {
+    /// The PostgreSQL and Redis of `--postgres` / `--redis` (plain text, standalone Redis).
+    Machine,
+    /// Private TLS-only servers as deploy/terraform provisions them: PostgreSQL with a streaming
+    /// read replica, Redis Cluster of 3 masters + 3 replicas.
+    Tls,
 }
 
 /// How the KOS mock behaves.
@@ -56,7 +85,19 @@ pub struct Options {
     pub redis: String,
     /// Run tag used in database names and key prefixes.
     pub tag: String,
+    /// Replicas of every service (production target).
+    pub replicas: usize,
+    /// Data stores of the production target.
+    pub backing: BackingKind,
+    /// The open-files limit the ingress inherits (its `maxconn` is sized from it).
+    pub nofile: u64,
+    /// Client connections the scenario keeps open at once (virtual users or connections).
+    pub connections: usize,
 }
+
+/// Ingress connections beyond the scenario's own: the set-up and warm-up calls (at most 32 at
+/// once, each on a connection of its own, closed before the measured run) and the smoke's checks.
+const INGRESS_HEADROOM: usize = 100;
 
 /// One started process.
 #[derive(Debug)]
@@ -126,11 +167,16 @@ pub struct Sut {
     pub kos: SocketAddr,
     /// Where SQLite files, keys and process logs live.
     pub dir: tempfile::TempDir,
+    /// The production shape (its replicas, ingress and databases), production target only.
+    pub shape: Option<ProdShape>,
     databases: Vec<String>,
     postgres: String,
     redis: String,
     redis_prefix: Option<String>,
 }
+
+/// The `X-Service-Name` the harness's KOS set-up calls carry in the production shape.
+pub const KOS_CALLER: &str = "loadtest";
 
 /// A free TCP port on 127.0.0.1 (bound and released; the tiny race is acceptable here).
 pub fn free_port() -> anyhow::Result<u16> {
@@ -275,6 +321,7 @@ impl Sut {
                     product: a,
                     kos: a,
                     dir,
+                    shape: None,
                     databases: Vec::new(),
                     postgres: opts.postgres.clone(),
                     redis: opts.redis.clone(),
@@ -282,6 +329,108 @@ impl Sut {
                 })
             }
             Target::Services => Self::start_services(opts, dir).await,
+            Target::Production => Self::start_production(opts, dir).await,
+        }
+    }
+
+    /// The production shape with what the harness's set-up and scenarios need on top of the
+    /// shape's own settings: open registration and no login limit (the set-up registers and
+    /// logs in every account from one address), auth's production Argon2 cost, the KOS mock's
+    /// latencies of `opts.kos`, the harness allowed as a KOS caller, and an ingress `maxconn`
+    /// as large as the open-files limit allows.
+    async fn start_production(opts: &Options, dir: tempfile::TempDir) -> anyhow::Result<Self> {
+        if opts.cache_miss {
+            bail!(
+                "the cache-miss scenario needs bill-inquiry without Redis, and every replica of \
+                 the production shape shares one Redis; run it with --target services"
+            );
+        }
+        let backing = match opts.backing {
+            BackingKind::Machine => {
+                Backing::plain(&format!("{}/postgres", opts.postgres), &opts.redis)
+            }
+            BackingKind::Tls => Backing::production()
+                .await
+                .context("cannot start the TLS PostgreSQL and Redis Cluster")?,
+        };
+        // HAProxy's maxconn: what the scenario needs, within what the open-files limit carries
+        // (two descriptors per connection); a run that would queue users at the ingress's
+        // accept is refused before anything starts.
+        let cap = maxconn_for_open_files(opts.nofile);
+        let needed = u32::try_from(opts.connections + INGRESS_HEADROOM).unwrap_or(u32::MAX);
+        if needed > cap {
+            bail!(
+                "{} connections need an ingress maxconn of {needed}, but the open-files limit of \
+                 {} carries at most {cap} (HAProxy refuses to start without 2 descriptors per \
+                 connection + {}); raise the hard limit (`ulimit -Hn`, `prlimit --nofile`: \
+                 needs CAP_SYS_RESOURCE; the harness raises it itself to 65536 where it may)",
+                opts.connections,
+                opts.nofile,
+                phonebill_system_tests::ingress::FD_RESERVE
+            );
+        }
+        let mut so = ShapeOptions::new(opts.replicas);
+        so.bin_dir = Some(opts.bin_dir.clone());
+        so.cheap_argon2 = false;
+        so.maxconn = needed
+            .max(phonebill_system_tests::ingress::DEFAULT_MAXCONN)
+            .min(cap);
+        let mut kos = kos_env(opts.kos);
+        // Two mock replicas share one database: keep the mock's short line cache (its
+        // documented bound across replicas), so a change made through one is seen by the other.
+        kos.retain(|(k, _)| k != "KOS_LINE_CACHE_TTL_MS");
+        kos.push((
+            "KOS_ALLOWED_SERVICES".into(),
+            format!("bill-inquiry-service,product-change-service,auth-service,{KOS_CALLER}"),
+        ));
+        so.env.insert("kos-mock-service".into(), kos);
+        so.env.insert(
+            "auth-service".into(),
+            vec![
+                ("AUTH_RATE_LIMIT_PER_MINUTE".into(), "0".into()),
+                ("REGISTRATION_MODE".into(), "open".into()),
+            ],
+        );
+        let shape = ProdShape::start_with(backing, &so).await?;
+        let ingress = addr(shape.ingress.port);
+        let kos_addr = shape.services["kos-mock-service"]
+            .trim_start_matches("http://")
+            .parse::<SocketAddr>()
+            .context("the KOS Service address")?;
+        Ok(Self {
+            procs: Vec::new(),
+            auth: ingress,
+            bill: ingress,
+            product: ingress,
+            kos: kos_addr,
+            dir,
+            shape: Some(shape),
+            databases: Vec::new(),
+            postgres: opts.postgres.clone(),
+            redis: opts.redis.clone(),
+            redis_prefix: None,
+        })
+    }
+
+    /// The credential of KOS calls (X-Service-Name, key): the production shape's mock requires
+    /// one (`KOS_REQUIRE_AUTH=true`); the other targets accept calls without.
+    pub fn kos_credential(&self) -> Option<(&str, &str)> {
+        self.shape
+            .as_ref()
+            .map(|s| (KOS_CALLER, s.kos_api_key.as_str()))
+    }
+
+    /// HTTP requests the production shape's ingress has received so far.
+    pub async fn ingress_requests(&self) -> Option<u64> {
+        match &self.shape {
+            Some(s) => match s.ingress.ingress_requests().await {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    eprintln!("warning: cannot read the ingress's request count: {e}");
+                    None
+                }
+            },
+            None => None,
         }
     }
 
@@ -294,6 +443,7 @@ impl Sut {
             product: addr(free_port()?),
             kos: addr(free_port()?),
             dir,
+            shape: None,
             databases: Vec::new(),
             postgres: opts.postgres.clone(),
             redis: opts.redis.clone(),
@@ -407,27 +557,66 @@ impl Sut {
         Ok(format!("{}/{name}", self.postgres))
     }
 
-    /// (name, pid) of every process, for the monitor.
+    /// (name, pid) of every process, for the monitor: every replica and the ingress of the
+    /// production shape.
     pub fn pids(&self) -> Vec<(String, u32)> {
-        self.procs
+        let mut out: Vec<(String, u32)> = self
+            .procs
             .iter()
             .map(|p| (p.name.clone(), p.pid()))
-            .collect()
+            .collect();
+        if let Some(s) = &self.shape {
+            out.extend(s.pids());
+        }
+        out
     }
 
-    /// Start-up times.
+    /// Start-up times (every replica of the production shape, each spawn to ready).
     pub fn startup(&self) -> Vec<Startup> {
-        self.procs
+        let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+        let mut out: Vec<Startup> = self
+            .procs
             .iter()
             .map(|p| Startup {
                 process: p.name.clone(),
-                ready_ms: (p.ready.as_secs_f64() * 10_000.0).round() / 10.0,
+                ready_ms: ms(p.ready),
             })
-            .collect()
+            .collect();
+        if let Some(s) = &self.shape {
+            out.extend(s.replicas.values().flatten().map(|r| Startup {
+                process: r.name.clone(),
+                ready_ms: ms(r.ready),
+            }));
+        }
+        out
+    }
+
+    /// Where the server logs are (the production shape keeps its own).
+    pub fn log_dir(&self) -> &Path {
+        self.shape
+            .as_ref()
+            .map_or(self.dir.path(), |s| s.stack.path())
+    }
+
+    /// Keeps the log directories after the run (for the post-mortem of a failed one).
+    pub fn keep_logs(&mut self) {
+        self.dir.disable_cleanup(true);
+        if let Some(s) = &mut self.shape {
+            s.stack.dir.disable_cleanup(true);
+        }
     }
 
     /// The database URL of one service's database (services target) or its SQLite file.
     pub fn database_url(&self, service: &str) -> String {
+        if let Some(s) = &self.shape {
+            let binary = match service {
+                "bill" => "bill-inquiry-service",
+                "product" => "product-change-service",
+                "auth" => "auth-service",
+                _ => "kos-mock-service",
+            };
+            return s.database_urls[binary].clone();
+        }
         match self.redis_prefix.as_deref() {
             Some(prefix) => format!("{}/{prefix}_{service}", self.postgres),
             None => {
@@ -454,10 +643,23 @@ impl Sut {
         for p in &mut self.procs {
             p.reap().await;
         }
+        if let Some(s) = &mut self.shape {
+            s.stop(Duration::from_secs(30)).await;
+        }
     }
 
-    /// Drops the run's databases and Redis keys.
+    /// Drops the run's databases and Redis keys (the production shape: stops its ingress, drops
+    /// its databases and, on the machine's Redis, deletes its keys).
     pub async fn cleanup(&mut self) {
+        if let Some(shape) = self.shape.take() {
+            let machine_redis = shape.backing.servers().is_none();
+            let prefix = shape.key_prefix.clone();
+            // The shape's Drop stops the ingress by PID and drops the databases.
+            drop(shape);
+            if machine_redis && let Err(e) = delete_keys(&self.redis, &format!("{prefix}*")).await {
+                eprintln!("warning: could not delete Redis keys {prefix}*: {e}");
+            }
+        }
         if !self.databases.is_empty()
             && let Ok(mut conn) =
                 sqlx::PgConnection::connect(&format!("{}/postgres", self.postgres)).await
