@@ -110,6 +110,53 @@ pub trait ServiceBinary {
     fn run(app: Self::App, listener: TcpListener) -> impl Future<Output = std::io::Result<()>>;
 }
 
+/// Declares `pub struct Binary`, the [`ServiceBinary`] of a service crate, from the items every
+/// service crate has at its root: `SERVICE`, `MIGRATIONS`, `Config` (with its `base` and
+/// `Config::from_env`), `App`, `BuildError`, `build(config, deps)` and `run(app, listener)`.
+/// The four impls were the same 35 lines but for the binary's name.
+///
+/// ```ignore
+/// phonebill_common::service_binary!("auth-service");
+/// ```
+#[macro_export]
+macro_rules! service_binary {
+    ($bin:literal) => {
+        #[doc = concat!("The standalone binary `", $bin, "`: its `main` is [`phonebill_common::cli::main`] over this.")]
+        #[derive(Debug, Clone, Copy)]
+        pub struct Binary;
+
+        impl $crate::cli::ServiceBinary for Binary {
+            const BIN: &'static str = $bin;
+            const SERVICE: &'static str = SERVICE;
+            const MIGRATIONS: $crate::db::Migrations = MIGRATIONS;
+            type Config = Config;
+            type App = App;
+            type BuildError = BuildError;
+
+            fn config(
+                env: $crate::config::Env<'_>,
+            ) -> ::std::result::Result<Config, $crate::config::ConfigError> {
+                Config::from_env(env)
+            }
+
+            fn base(config: &Config) -> &$crate::service::BaseConfig {
+                &config.base
+            }
+
+            async fn build(
+                config: Config,
+                deps: $crate::service::Deps,
+            ) -> ::std::result::Result<App, BuildError> {
+                build(config, deps).await
+            }
+
+            async fn run(app: App, listener: ::tokio::net::TcpListener) -> ::std::io::Result<()> {
+                run(app, listener).await
+            }
+        }
+    };
+}
+
 /// Why a service binary stopped with an error. Each variant shows its cause's own message (and
 /// cause chain), so the process prints what the step that failed said.
 #[derive(Debug, thiserror::Error)]

@@ -258,36 +258,4 @@ pub async fn run(app: App, listener: TcpListener) -> std::io::Result<()> {
     result
 }
 
-/// The standalone binary `kos-mock-service`: its `main` is [`phonebill_common::cli::main`] over this.
-#[derive(Debug, Clone, Copy)]
-pub struct Binary;
-
-impl phonebill_common::cli::ServiceBinary for Binary {
-    const BIN: &'static str = "kos-mock-service";
-    const SERVICE: &'static str = SERVICE;
-    const MIGRATIONS: Migrations = MIGRATIONS;
-    type Config = Config;
-    type App = App;
-    type BuildError = BuildError;
-
-    fn config(
-        env: phonebill_common::config::Env<'_>,
-    ) -> Result<Config, phonebill_common::config::ConfigError> {
-        Config::from_env(env)
-    }
-
-    fn base(config: &Config) -> &phonebill_common::service::BaseConfig {
-        &config.base
-    }
-
-    async fn build(
-        config: Config,
-        deps: phonebill_common::service::Deps,
-    ) -> Result<App, BuildError> {
-        build(config, deps).await
-    }
-
-    async fn run(app: App, listener: TcpListener) -> std::io::Result<()> {
-        run(app, listener).await
-    }
-}
+phonebill_common::service_binary!("kos-mock-service");
