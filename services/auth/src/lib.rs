@@ -170,7 +170,7 @@ pub async fn build_with_clock(
         hasher,
         deny,
         verifier,
-        metrics: deps.metrics.clone(),
+        counters: metrics::Counters::new(&deps.metrics),
         kos,
         settings: Arc::new(service::Settings {
             issuer: config.issuer.clone(),

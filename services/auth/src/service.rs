@@ -7,7 +7,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use phonebill_common::auth::{ACCESS_TYP, Claims, DenyList, Permission, TokenVerifier};
 use phonebill_common::error::{ApiError, ErrorCode};
-use phonebill_common::metrics::Metrics;
 use uuid::Uuid;
 
 use phonebill_common::kos::client::{KosClient, KosError};
@@ -100,8 +99,8 @@ pub struct AuthService {
     pub deny: DenyList,
     /// Verifies access tokens (the same checks every service applies).
     pub verifier: TokenVerifier,
-    /// Counters.
-    pub metrics: Metrics,
+    /// Login and refresh counters.
+    pub counters: crate::metrics::Counters,
     /// KOS: who holds a line, and the SMS that carries the registration code.
     pub kos: KosClient,
     /// Settings.
@@ -146,15 +145,11 @@ impl AuthService {
     }
 
     fn count_login(&self, result: &str) {
-        crate::metrics::logins(&self.metrics)
-            .with_label_values(&[result])
-            .inc();
+        self.counters.logins.with_label_values(&[result]).inc();
     }
 
     fn count_refresh(&self, result: &str) {
-        crate::metrics::refreshes(&self.metrics)
-            .with_label_values(&[result])
-            .inc();
+        self.counters.refreshes.with_label_values(&[result]).inc();
     }
 
     fn locked(&self, until: DateTime<Utc>) -> ApiError {

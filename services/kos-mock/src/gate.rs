@@ -153,7 +153,8 @@ pub async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
         || Cow::Owned(resp.status().as_u16().to_string()),
         |c| c.0.clone(),
     );
-    crate::metrics::requests(&g.app.metrics)
+    g.app
+        .requests
         .with_label_values(&[g.label, &code, fault.map_or("none", FaultMode::as_str)])
         .inc();
     resp

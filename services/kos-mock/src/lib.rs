@@ -184,7 +184,7 @@ pub async fn build(
         sim: sim::Simulator::new(&config),
         config,
         store,
-        metrics: deps.metrics.clone(),
+        requests: metrics::requests(&deps.metrics),
         catalog: tokio::sync::OnceCell::new(),
         outbox: routes::sms::Outbox::default(),
         guesses: guesses::GuessThrottle::default(),

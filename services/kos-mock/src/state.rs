@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use phonebill_common::metrics::Metrics;
+use phonebill_common::metrics::IntCounterVec;
 use tokio::sync::OnceCell;
 
 use crate::Config;
@@ -58,8 +58,9 @@ pub struct AppState {
     pub store: DynStore,
     /// Simulation, rate limits, faults.
     pub sim: Simulator,
-    /// Process metrics.
-    pub metrics: Metrics,
+    /// `kos_mock_requests_total`, resolved once: the gate counts every request, and a registry
+    /// look-up takes its lock.
+    pub requests: IntCounterVec,
     /// Set once the demo data is seeded.
     pub catalog: OnceCell<Arc<Catalog>>,
     /// Verifies user access tokens (available-months when credentials are required).

@@ -333,9 +333,7 @@ impl ProductService {
                 // Rule 9: the record stays PROCESSING for reconciliation.
                 tracing::warn!(error = %e, "product change outcome unknown; left for reconciliation");
                 if !reconciling {
-                    crate::metrics::changes(&self.inner.metrics)
-                        .with_label_values(&["PROCESSING"])
-                        .inc();
+                    self.inner.changes.with_label_values(&["PROCESSING"]).inc();
                 }
                 return self.processing(&r.request_id);
             }

@@ -21,7 +21,7 @@ use phonebill_common::error::ApiError;
 use phonebill_common::history::HistoryWriter;
 use phonebill_common::kos::client::{KosClient, KosError};
 use phonebill_common::kos::{KosEndpoint, ProductChangeData, ProductChangeRequest, codes};
-use phonebill_common::metrics::Metrics;
+use phonebill_common::metrics::{IntCounterVec, Metrics};
 use phonebill_common::time::DynClock;
 use serde_json::Value;
 
@@ -43,7 +43,8 @@ struct Inner {
     kos: KosClient,
     cache: Cache,
     calls: HistoryWriter<KosCallEvent>,
-    metrics: Metrics,
+    /// `product_change_total`, resolved once (a registry look-up takes its lock).
+    changes: IntCounterVec,
     budget: Duration,
     reconcile: ReconcileConfig,
     idempotency_ttl: Duration,
@@ -102,7 +103,7 @@ impl ProductService {
                 kos,
                 cache,
                 calls,
-                metrics,
+                changes: crate::metrics::changes(&metrics),
                 budget,
                 reconcile,
                 idempotency_ttl,
@@ -208,7 +209,8 @@ impl ProductService {
     pub(super) async fn finish(&self, r: &ChangeRecord, f: Finish) -> Result<bool, StoreError> {
         let applied = self.inner.store.finish_change(&r.request_id, &f).await?;
         if applied {
-            crate::metrics::changes(&self.inner.metrics)
+            self.inner
+                .changes
                 .with_label_values(&[f.status.as_str()])
                 .inc();
             if f.status == ProcessStatus::Completed {
