@@ -356,6 +356,15 @@ fn new_report(scenario: &str, g: &Global, config: Value) -> Report {
 }
 
 /// Checks every scenario shares: RSS per server process and start-to-ready.
+/// `  CPU/req 12.3 µs (2.10× bare)` where measured.
+fn cost_text(p: &procstat::ProcessUsage) -> String {
+    match (p.cpu_us_per_request, p.cpu_ratio_to_bare) {
+        (Some(us), Some(x)) => format!("  CPU/req {us:>7.1} µs ({x:.2}× bare)"),
+        (Some(us), None) => format!("  CPU/req {us:>7.1} µs"),
+        _ => String::new(),
+    }
+}
+
 fn common_checks(r: &mut Report) {
     for p in &r.processes {
         if p.name == "loadtest" || p.name == "bare-axum" {
@@ -400,8 +409,13 @@ fn finish(mut r: Report, g: &Global) -> anyhow::Result<Report> {
     println!("processes during the measured run:");
     for p in &r.processes {
         println!(
-            "  {:<24} pid {:>7}  peak RSS {:>7.1} MiB  (lifetime peak {:>7.1})  CPU {:>6.1} %",
-            p.name, p.pid, p.peak_rss_mib, p.hwm_mib, p.cpu_percent
+            "  {:<24} pid {:>7}  peak RSS {:>7.1} MiB  (lifetime peak {:>7.1})  CPU {:>6.1} %{}",
+            p.name,
+            p.pid,
+            p.peak_rss_mib,
+            p.hwm_mib,
+            p.cpu_percent,
+            cost_text(p)
         );
     }
     for s in &r.startup {
@@ -521,28 +535,33 @@ async fn endpoint(
                 Endpoint::Validate => sut.product,
                 Endpoint::Bare => sut.bill,
             };
-            let spec = |addr| LoopSpec {
+            let spec = |addr, mon: &procstat::Monitor| LoopSpec {
                 addr,
                 conns,
                 warmup: Duration::from_secs_f64(timing.warmup),
                 duration: Duration::from_secs_f64(timing.duration),
+                window: Some(mon.window()),
             };
             // The ceiling, same connections and duration, right before.
             let mut bare = sut::spawn_bare(sut.dir.path()).await?;
             let mon = procstat::Monitor::start(&[("bare-axum".to_owned(), bare.pid())]);
-            let (brec, bwin) =
-                scenarios::endpoint(Endpoint::Bare, &spec(bare.addr), acc.clone(), Vec::new())
-                    .await;
-            let bare_usage = mon.finish().await;
+            let (brec, bwin) = scenarios::endpoint(
+                Endpoint::Bare,
+                &spec(bare.addr, &mon),
+                acc.clone(),
+                Vec::new(),
+            )
+            .await;
+            let mut bare_usage = mon.finish().await;
             bare.stop().await;
             let bare_row = brec.total("bare-axum", bwin);
+            procstat::set_cost(&mut bare_usage, bare_row.requests);
 
             let mut pids = sut.pids();
             pids.push(("loadtest".to_owned(), std::process::id()));
             let mon = procstat::Monitor::start(&pids);
-            let (rec, win) = scenarios::endpoint(ep, &spec(addr), acc.clone(), refresh).await;
+            let (rec, win) = scenarios::endpoint(ep, &spec(addr, &mon), acc.clone(), refresh).await;
             let mut usage = mon.finish().await;
-            usage.extend(bare_usage);
             let mut row = rec
                 .summaries(win)
                 .into_iter()
@@ -551,6 +570,11 @@ async fn endpoint(
             if bare_row.rps > 0.0 {
                 row.ratio_to_bare = Some((row.rps / bare_row.rps * 1000.0).round() / 1000.0);
             }
+            procstat::set_cost(&mut usage, row.requests);
+            if let Some(bare_us) = bare_usage.first().and_then(|b| b.cpu_us_per_request) {
+                procstat::set_ratio_to_bare(&mut usage, bare_us);
+            }
+            usage.extend(bare_usage);
             let ingress = sut.ingress_requests().await;
             Ok((vec![bare_row, row], usage, sut.startup(), ingress))
         },
@@ -573,6 +597,35 @@ async fn endpoint(
                 met: row.rps >= 10_000.0,
             }),
             _ => {}
+        }
+        // Issue 22's cost targets, in the shape they are stated for.
+        if g.target == Target::Services {
+            match ep {
+                Endpoint::CacheHit => {
+                    report.checks.push(Check {
+                        goal: "services: cache-hit inquiry ≥ 40 % of the bare ceiling".into(),
+                        value: format!("{:.0} %", row.ratio_to_bare.unwrap_or(0.0) * 100.0),
+                        met: row.ratio_to_bare.unwrap_or(0.0) >= 0.4,
+                    });
+                    let ratio = report
+                        .processes
+                        .iter()
+                        .find(|p| p.name == "bill-inquiry-service")
+                        .and_then(|p| p.cpu_ratio_to_bare);
+                    report.checks.push(Check {
+                        goal: "services: bill-inquiry-service CPU per cache-hit ≤ 2.0× the bare handler's"
+                            .into(),
+                        value: ratio.map_or("not measured".into(), |x| format!("{x:.2}×")),
+                        met: ratio.is_some_and(|x| x <= 2.0),
+                    });
+                }
+                Endpoint::Refresh => report.checks.push(Check {
+                    goal: "services: token refresh ≥ 1,500/s".into(),
+                    value: format!("{:.0} req/s", row.rps),
+                    met: row.rps >= 1_500.0,
+                }),
+                _ => {}
+            }
         }
         report.checks.push(Check {
             goal: format!("{} without errors", ep.name()),
@@ -605,6 +658,7 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
         warmup_s: j.warmup,
         duration_s: j.duration,
         single_connection: single,
+        window: None,
     };
     let mut config = json!({ "journey": spec, "accounts": accounts, "extra_lines": g.extra_lines,
                          "kos": kos, "open_files_limit": nofile });
@@ -622,6 +676,10 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
             let mut pids = sut.pids();
             pids.push(("loadtest".to_owned(), std::process::id()));
             let mon = procstat::Monitor::start(&pids);
+            let spec = JourneySpec {
+                window: Some(mon.window()),
+                ..spec
+            };
             let outcome = scenarios::journey(spec, acc.clone(), sut.bill, sut.product).await;
             let usage = mon.finish().await;
             let ingress = sut.ingress_requests().await;
@@ -669,6 +727,9 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
     );
     report.steps = steps;
     report.results = vec![outcome.rec.total("journey", outcome.window)];
+    let mut usage = usage;
+    // Per request of the whole journey (every step; the bare ceiling is not run for journeys).
+    procstat::set_cost(&mut usage, report.results[0].requests);
     report.processes = usage;
     report.startup = startup;
     report.ingress_requests = ingress;

@@ -4,6 +4,11 @@
 //! peak over the whole life of the process, start-up included, and is reported as well). CPU is
 //! `utime + stime` from `/proc/<pid>/stat`, as a delta over the window divided by the wall time:
 //! 100 % means one core busy for the whole window.
+//!
+//! The cost of a request (issue 22) is CPU time over requests, so both must cover the same
+//! interval: the scenario marks the start and end of its measured window on the monitor's
+//! [`Window`] at the instants it switches recording on and off, and each process's
+//! `window_cpu_ms` is the CPU it used between those two marks (warm-up excluded).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,6 +68,82 @@ pub struct ProcessUsage {
     pub hwm_mib: f64,
     /// CPU used during the window, percent of one core.
     pub cpu_percent: f64,
+    /// CPU time used between the scenario's measured-window marks, ms (`None` when the scenario
+    /// set no marks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_cpu_ms: Option<f64>,
+    /// `window_cpu_ms` per request of the measured window, µs (set by the scenario's report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_us_per_request: Option<f64>,
+    /// `cpu_us_per_request` over the bare axum handler's in the same run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_ratio_to_bare: Option<f64>,
+}
+
+/// The measured window's start and end CPU readings of every monitored process.
+#[derive(Debug, Default)]
+pub struct Window {
+    pids: Vec<u32>,
+    marks: std::sync::Mutex<[HashMap<u32, u64>; 2]>,
+}
+
+impl Window {
+    /// Reads every process's CPU ticks now as the window's start.
+    pub fn start(&self) {
+        self.mark(0);
+    }
+
+    /// Reads every process's CPU ticks now as the window's end.
+    pub fn end(&self) {
+        self.mark(1);
+    }
+
+    fn mark(&self, i: usize) {
+        let ticks: HashMap<u32, u64> = self
+            .pids
+            .iter()
+            .filter_map(|&pid| read(pid).map(|r| (pid, r.cpu_ticks)))
+            .collect();
+        self.marks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = ticks;
+    }
+
+    /// CPU ms of `pid` between the marks, if both were taken.
+    fn cpu_ms(&self, pid: u32, hz: f64) -> Option<f64> {
+        let marks = self
+            .marks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (a, b) = (marks[0].get(&pid)?, marks[1].get(&pid)?);
+        Some(round1(1000.0 * b.saturating_sub(*a) as f64 / hz))
+    }
+}
+
+/// Sets `cpu_us_per_request` of every process from its window CPU and the window's `requests`.
+pub fn set_cost(usage: &mut [ProcessUsage], requests: u64) {
+    for p in usage {
+        if let Some(ms) = p.window_cpu_ms
+            && requests > 0
+        {
+            p.cpu_us_per_request = Some(round1(ms * 1000.0 / requests as f64));
+        }
+    }
+}
+
+/// Sets `cpu_ratio_to_bare` of every process but the harness and the bare server itself.
+pub fn set_ratio_to_bare(usage: &mut [ProcessUsage], bare_us: f64) {
+    if bare_us <= 0.0 {
+        return;
+    }
+    for p in usage {
+        if p.name == "loadtest" || p.name == "bare-axum" {
+            continue;
+        }
+        if let Some(us) = p.cpu_us_per_request {
+            p.cpu_ratio_to_bare = Some((us / bare_us * 100.0).round() / 100.0);
+        }
+    }
 }
 
 struct Tracked {
@@ -78,6 +159,7 @@ pub struct Monitor {
     state: Arc<Mutex<HashMap<u32, Tracked>>>,
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
+    window: Arc<Window>,
 }
 
 impl Monitor {
@@ -96,6 +178,10 @@ impl Monitor {
                 },
             );
         }
+        let window = Arc::new(Window {
+            pids: map.keys().copied().collect(),
+            marks: std::sync::Mutex::default(),
+        });
         let state = Arc::new(Mutex::new(map));
         let stop = Arc::new(AtomicBool::new(false));
         let task = {
@@ -113,7 +199,13 @@ impl Monitor {
             state,
             stop,
             task,
+            window,
         }
+    }
+
+    /// The window marks the scenario sets (see the module docs).
+    pub fn window(&self) -> Arc<Window> {
+        self.window.clone()
     }
 
     /// Takes a last sample and reports every process.
@@ -135,6 +227,9 @@ impl Monitor {
                 cpu_percent: round1(
                     100.0 * t.last.cpu_ticks.saturating_sub(t.start.cpu_ticks) as f64 / hz / wall,
                 ),
+                window_cpu_ms: self.window.cpu_ms(*pid, hz),
+                cpu_us_per_request: None,
+                cpu_ratio_to_bare: None,
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

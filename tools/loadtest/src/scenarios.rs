@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::client::{Call, Conns, Reply};
+use crate::procstat;
 use crate::setup::Account;
 use crate::stats::{self, Recorder};
 
@@ -79,6 +80,8 @@ pub struct LoopSpec {
     pub warmup: Duration,
     /// Recorded.
     pub duration: Duration,
+    /// Marked at the start and end of the recorded window (CPU per request).
+    pub window: Option<Arc<procstat::Window>>,
 }
 
 /// Runs `ep` closed-loop; returns the recorder and the measured window in seconds.
@@ -169,9 +172,11 @@ pub async fn endpoint(
     }
     tokio::time::sleep(spec.warmup).await;
     rec.set_recording(true);
+    mark(spec.window.as_deref(), procstat::Window::start);
     let started = Instant::now();
     tokio::time::sleep(spec.duration).await;
     rec.set_recording(false);
+    mark(spec.window.as_deref(), procstat::Window::end);
     let window = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
@@ -185,6 +190,12 @@ pub async fn endpoint(
         }
     }
     (rec, window)
+}
+
+fn mark(window: Option<&procstat::Window>, f: fn(&procstat::Window)) {
+    if let Some(w) = window {
+        f(w);
+    }
 }
 
 fn hit_label(r: &Reply) -> String {
@@ -222,6 +233,9 @@ pub struct JourneySpec {
     pub duration_s: f64,
     /// One open connection per user instead of one per user and host (fd limit).
     pub single_connection: bool,
+    /// Marked at the start and end of the recorded window (CPU per request).
+    #[serde(skip)]
+    pub window: Option<Arc<procstat::Window>>,
 }
 
 /// Journey steps, in order.
@@ -317,9 +331,11 @@ pub async fn journey(
     }
     tokio::time::sleep(Duration::from_secs_f64(spec.ramp_s + spec.warmup_s)).await;
     shared.rec.set_recording(true);
+    mark(spec.window.as_deref(), procstat::Window::start);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(spec.duration_s)).await;
     shared.rec.set_recording(false);
+    mark(spec.window.as_deref(), procstat::Window::end);
     let window = started.elapsed().as_secs_f64();
     shared.stop.store(true, Ordering::Relaxed);
     for t in tasks {
