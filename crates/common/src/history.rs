@@ -24,7 +24,9 @@
 //! - on shutdown the writer drains everything still queued (bounded by `flush_deadline`).
 //!
 //! Metrics: `history_queue_depth{service,queue}`, `history_write_total{service,result}` (`ok`,
-//! `retry`, `spilled`, `replayed`) and `history_spill_rows{service,queue}`.
+//! `retry`, `spilled`, `replayed`), `history_spill_rows{service,queue}`,
+//! `history_commit_duration_seconds{service,queue}` and `history_batch_rows{service,queue}` (what
+//! a group commit costs and how many requests share it).
 
 mod spill;
 
@@ -294,6 +296,12 @@ where
         .history_spill_rows
         .with_label_values(&[service, queue]);
     let counters = Counters {
+        commit_seconds: metrics
+            .history_commit_duration
+            .with_label_values(&[service, queue]),
+        batch_rows: metrics
+            .history_batch_rows
+            .with_label_values(&[service, queue]),
         ok: metrics.history_writes.with_label_values(&[service, "ok"]),
         retry: metrics
             .history_writes
@@ -343,6 +351,8 @@ where
 }
 
 struct Counters {
+    commit_seconds: prometheus::Histogram,
+    batch_rows: prometheus::Histogram,
     ok: prometheus::IntCounter,
     retry: prometheus::IntCounter,
     spilled: prometheus::IntCounter,
@@ -530,6 +540,8 @@ where
     /// One bounded commit attempt. A commit that lands after the bound was spilled too; the
     /// replay is then a no-op (idempotent sink).
     async fn commit(&self, events: &[E]) -> Result<(), String> {
+        self.counters.batch_rows.observe(events.len() as f64);
+        let _timer = self.counters.commit_seconds.start_timer();
         match tokio::time::timeout(self.cfg.commit_timeout, self.sink.write_batch(events)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
