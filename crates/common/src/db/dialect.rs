@@ -157,6 +157,76 @@ pub mod sqlite {
         row.try_get(col)
     }
 
+    /// How often the checkpointer of a [`writer_pool`] copies the WAL into the database file.
+    const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+    /// WAL frames (4 KiB pages) past which the checkpointer waits for the writer to finish
+    /// the WAL off (`RESTART`): a passive checkpoint never catches a writer that never stops, and
+    /// the WAL would grow without bound.
+    const RESTART_FRAMES: i64 = 4096;
+
+    /// A pool of one connection on the same file as `pool`, for a batch writer (the history
+    /// writer's sink), and a background checkpointer on `pool`. Every request waits for the
+    /// commit of its batch, so what a commit does is what every request waits for, and two
+    /// things came off that path (profile in docs/benchmarks.md "Issue 20"):
+    /// - the page cache: SQLite drops a connection's cache whenever another connection changed
+    ///   the file, so a writer that took whichever pooled connection was free re-read the index
+    ///   pages at each commit; one connection of its own keeps them (SQLite runs one writer at a
+    ///   time anyway);
+    /// - the checkpoint: by default the connection whose commit crosses 1,000 WAL pages copies
+    ///   the WAL into the database and fsyncs it inside that commit (a quarter of the writer's
+    ///   time, and its only disk waits). The writer's automatic checkpoint is off; a task copies
+    ///   the WAL every 250 ms on another connection, concurrently with the writer (`PASSIVE`),
+    ///   and lets the WAL start over (`RESTART`) once it holds more than 16 MiB.
+    ///
+    /// Durability is unchanged: a commit is in the WAL either way. An in-memory database is
+    /// private to its connection, and without a runtime there is nobody to checkpoint: both keep
+    /// `pool` as it is.
+    pub fn writer_pool(pool: &Pool) -> Pool {
+        let opts = pool.connect_options();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return pool.clone();
+        };
+        if opts.get_filename() == std::path::Path::new(":memory:") {
+            return pool.clone();
+        }
+        let writer = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_lazy_with((*opts).clone().pragma("wal_autocheckpoint", "0"));
+        rt.spawn(checkpoint_loop(pool.clone()));
+        writer
+    }
+
+    /// The checkpointer of [`writer_pool`]; ends when the pool is closed.
+    async fn checkpoint_loop(pool: Pool) {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            // (busy, frames in the WAL, frames copied)
+            let done = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
+                .await;
+            match done {
+                Ok((_, frames, _)) if frames > RESTART_FRAMES => {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                        .execute(&pool)
+                        .await
+                    {
+                        tracing::debug!(error = %e, "WAL restart checkpoint did not run");
+                    }
+                }
+                Ok(_) => {}
+                // The database away is the history writer's to report (spill, readiness).
+                Err(e) => tracing::debug!(error = %e, "WAL checkpoint did not run"),
+            }
+        }
+    }
+
     /// Nothing: SQLite has no row locks, and it runs writers one at a time, so a one-statement
     /// `UPDATE … WHERE id IN (SELECT …)` claim already sees and takes a consistent set of rows.
     pub const FOR_UPDATE_SKIP_LOCKED: &str = "";

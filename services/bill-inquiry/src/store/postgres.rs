@@ -38,3 +38,71 @@ impl PgBillStore {
 }
 
 impl_bill_store!(PgBillStore);
+
+/// A batch is one transaction of multi-row statements in power-of-two chunks (a bounded set of
+/// statement texts, each prepared once per connection).
+#[async_trait::async_trait]
+impl HistorySink<HistoryEvent> for PgBillStore {
+    async fn write_batch(
+        &self,
+        batch: &[HistoryEvent],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let (inquiries, calls) = super::coalesce(batch);
+        let mut tx = self.pool.begin().await?;
+        // Multi-row statements: one round trip per chunk instead of one per row.
+        for chunk in super::statement_chunks(&inquiries) {
+            let mut qb = sqlx::QueryBuilder::<DB>::new(
+                "INSERT INTO bill_inquiry_history (request_id, user_id, customer_id, \
+                 line_number, inquiry_month, status, result_code, result_message, \
+                 result_summary, bill_info, from_cache, requested_at, processed_at) ",
+            );
+            qb.push_values(chunk.iter(), |mut b, r| {
+                b.push_bind(r.request_id.clone())
+                    .push_bind(r.user_id.clone())
+                    .push_bind(r.customer_id.clone())
+                    .push_bind(r.line_number.clone())
+                    .push_bind(r.inquiry_month.clone())
+                    .push_bind(r.status.as_str())
+                    .push_bind(r.result_code.clone())
+                    .push_bind(r.result_message.clone())
+                    .push_bind(r.result_summary.clone())
+                    .push_bind(bj(r.bill_info.as_ref()))
+                    .push_bind(r.from_cache)
+                    .push_bind(bt(r.requested_at))
+                    .push_bind(r.processed_at.map(bt));
+            });
+            // A final status is never replaced by PROCESSING (a retried batch or a
+            // late PROCESSING row must not undo a completion).
+            qb.push(
+                " ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
+                 result_code = excluded.result_code, \
+                 result_message = excluded.result_message, \
+                 result_summary = excluded.result_summary, \
+                 bill_info = excluded.bill_info, \
+                 processed_at = excluded.processed_at \
+                 WHERE excluded.status <> 'PROCESSING' \
+                 AND bill_inquiry_history.user_id = excluded.user_id",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        for chunk in super::statement_chunks(&calls) {
+            let mut qb = sqlx::QueryBuilder::<DB>::new(
+                "INSERT INTO kos_call_log (request_id, endpoint, result_code, outcome, \
+                 duration_ms, called_at, event_id) ",
+            );
+            qb.push_values(chunk.iter(), |mut b, c| {
+                b.push_bind(c.request_id.clone())
+                    .push_bind(c.endpoint.clone())
+                    .push_bind(c.result_code.clone())
+                    .push_bind(c.outcome.clone())
+                    .push_bind(c.duration_ms)
+                    .push_bind(bt(c.called_at))
+                    .push_bind(bu(c.event_id));
+            });
+            qb.push(" ON CONFLICT (event_id) DO NOTHING");
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

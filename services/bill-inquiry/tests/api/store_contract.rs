@@ -78,6 +78,73 @@ fn filter(lines: &[&str]) -> HistoryFilter {
     }
 }
 
+// A batch of one table is one statement without a transaction on SQLite; both kinds land.
+backend_tests!(single_table_batches_land, |backend| async move {
+    let (_db, _database, s) = store_on(backend).await;
+    let at = Utc::now().trunc_subsecs(6);
+    let rows: Vec<InquiryRow> = (0..130)
+        .map(|i| {
+            row(
+                &format!("REQ_S{i:03}"),
+                "01012345678",
+                at,
+                HistoryStatus::Completed,
+            )
+        })
+        .collect();
+    let batch: Vec<HistoryEvent> = rows.iter().cloned().map(HistoryEvent::Inquiry).collect();
+    s.write_batch(&batch).await.unwrap();
+    s.write_batch(&batch).await.unwrap();
+    for r in [&rows[0], &rows[129]] {
+        assert_eq!(
+            norm(s.find_inquiry(&r.request_id).await.unwrap()),
+            norm(Some(r.clone()))
+        );
+    }
+    let (_, total) = s
+        .list_history(&HistoryFilter {
+            size: 100,
+            ..filter(&["01012345678"])
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 130, "each row once, also after the retry");
+    let calls = [
+        call("REQ_S000", at, "success"),
+        call("REQ_S001", at, "error"),
+    ];
+    let only_calls: Vec<HistoryEvent> = calls.iter().cloned().map(HistoryEvent::KosCall).collect();
+    s.write_batch(&only_calls).await.unwrap();
+    s.write_batch(&only_calls).await.unwrap();
+    assert_eq!(s.list_kos_calls("REQ_S000").await.unwrap(), calls[..1]);
+    assert_eq!(s.list_kos_calls("REQ_S001").await.unwrap(), calls[1..]);
+});
+
+// Two users' inquiries drew the same request id (32 random bits a day): the second never
+// overwrites the first user's row, so nobody is shown another customer's bill.
+backend_tests!(
+    a_colliding_request_id_never_carries_another_users_bill,
+    |backend| async move {
+        let (_db, _database, s) = store_on(backend).await;
+        let at = Utc::now().trunc_subsecs(6);
+        let mine = row("REQ_X", "01012345678", at, HistoryStatus::Completed);
+        let mut theirs = row("REQ_X", "01099998888", at, HistoryStatus::Completed);
+        theirs.user_id = "mvno002".to_owned();
+        theirs.result_summary = Some("LTE 베이직, 33,000원".to_owned());
+        theirs.bill_info = Some(r#"{"billInfo":{"totalFee":33000}}"#.to_owned());
+        s.write_batch(&[HistoryEvent::Inquiry(mine.clone())])
+            .await
+            .unwrap();
+        s.write_batch(&[HistoryEvent::Inquiry(theirs)])
+            .await
+            .unwrap();
+        assert_eq!(
+            norm(s.find_inquiry("REQ_X").await.unwrap()),
+            norm(Some(mine))
+        );
+    }
+);
+
 backend_tests!(every_store_method, |backend| async move {
     let (_db, _database, s) = store_on(backend).await;
     let t0 = Utc::now().trunc_subsecs(6) - Duration::hours(48);
