@@ -153,15 +153,25 @@ def backing_services(stack, gateway, services, prod_shape, ca_mount):
     time.sleep(0.1)  # written in one call; let it land
     st = dict(line.split("=", 1) for line in open(state).read().splitlines() if "=" in line)
     host, port = st["pg_host"], st["pg_port"]
-    urls = {}
+    urls, migrate_urls, host_urls = {}, {}, {}
+    tls = f"sslmode=verify-full&sslrootcert={ca_mount}/ca.crt"
     for svc in services:
+        # As docs/deployment.md "Database roles and migrations" says an operator does: a database
+        # per service, deploy/sql/roles.sql for its owner (migrate Job) and app (pods, no DDL) roles.
         db = f"chart_pods_{svc.replace('-', '_')}"
         run("psql", st["pg_admin_url"], "-qc", f'CREATE DATABASE "{db}"')
-        urls[svc] = f"postgres://postgres@{host}:{port}/{db}?sslmode=verify-full&sslrootcert={ca_mount}/ca.crt"
+        admin_db = st["pg_admin_url"].replace("/postgres?", f"/{db}?")
+        owner, app, owner_pw, app_pw = f"{db}_owner", f"{db}_app", os.urandom(12).hex(), os.urandom(12).hex()
+        run("psql", admin_db, "-q", "-v", f"owner={owner}", "-v", f"app={app}", "-v", f"owner_password={owner_pw}",
+            "-v", f"app_password={app_pw}", "-f", os.path.join(ROOT, "deploy/sql/roles.sql"))
+        urls[svc] = f"postgres://{app}:{app_pw}@{host}:{port}/{db}?{tls}"
+        migrate_urls[svc] = f"postgres://{owner}:{owner_pw}@{host}:{port}/{db}?{tls}"
+        host_urls[svc] = admin_db.replace("postgres://postgres@", f"postgres://{app}:{app_pw}@")
     ca_dir = os.path.join(stack.tmp, "private-ca")
     os.makedirs(ca_dir)
     shutil.copy(st["ca_cert"], os.path.join(ca_dir, "ca.crt"))
-    return {"database": urls, "redis": st["redis_url"], "files": {CA_SECRET: ca_dir}, "state": st}
+    return {"database": urls, "migration": migrate_urls, "app_on_host": host_urls, "redis": st["redis_url"],
+            "files": {CA_SECRET: ca_dir}, "state": st}
 
 
 def render(helm, tag):
@@ -346,7 +356,7 @@ def main():
         for name in deps:
             secrets[f"{name}-env"] = {"DATABASE_URL": backing["database"][name], "REDIS_URL": backing["redis"],
                                       "KOS_API_KEY": kos_key}
-            secrets[f"{name}-migrate-env"] = {"DATABASE_MIGRATION_URL": backing["database"][name]}
+            secrets[f"{name}-migrate-env"] = {"DATABASE_MIGRATION_URL": backing["migration"][name]}
         # Secret volumes: auth's JWT signing key(s), <kid>.pem.
         secret_dirs = {}
         jwt_dir = os.path.join(stack.tmp, "auth-service-jwt")
@@ -539,6 +549,12 @@ def main():
             expect(f"Ingress {path} -> {svc} answers {want}", svc == svc_want and status == want, f"{svc} {status}")
 
         web_client(via_ingress)
+
+        # The pods ran with the app role: it has no DDL rights (the migrate Job's owner role had).
+        for name, url in backing["app_on_host"].items():
+            r = run("psql", url, "-qc", "CREATE TABLE chart_pods_ddl_probe (x int)", check=False)
+            expect(f"{name}'s DATABASE_URL role may not CREATE TABLE", r.returncode != 0 and "permission denied" in r.stderr,
+                   r.stderr[-200:])
         expect("the KOS mock has no Ingress route", not any(s == "kos-mock-service" for _, s in routes))
     finally:
         stack.close()
