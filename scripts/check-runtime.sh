@@ -3,7 +3,7 @@
 #
 #   bash scripts/check-runtime.sh                 release-profile images (<= 40 MB), ~15 min
 #                                                 of which most is the release build
-#   PROFILE=dev MAX_MB=400 SKIP_CARGO=1 bash scripts/check-runtime.sh
+#   PROFILE=dev MAX_MB=100 SKIP_CARGO=1 bash scripts/check-runtime.sh
 #                                                 what scripts/test.sh runs: images from the
 #                                                 debug binaries it already built, no cargo
 #
