@@ -8,7 +8,7 @@
 //! ([`PgCluster::replica`], `pg_basebackup -R`) whose replay a test can pause to make it lag.
 //! Tests and [`PgCluster::psql`] reach both over their Unix socket. [`PgCluster::start_tls_on`]
 //! also listens on one extra address (the Docker network gateway, for the chart's containers
-//! in deploy/tests/chart_pods.py), still TLS only.
+//! in `deploy/tests/chart_pods.py`), still TLS only.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

@@ -88,14 +88,8 @@ impl RedisCluster {
             let key_s = key.to_string_lossy().into_owned();
             let ca_s = ca.ca_cert.to_string_lossy().into_owned();
             let dir_s = node_dir.to_string_lossy().into_owned();
-            let mut args: Vec<&str> = vec![
-                "--port",
-                "0",
-                "--tls-port",
-                &port_s,
-                "--bind",
-                "127.0.0.1",
-            ];
+            let mut args: Vec<&str> =
+                vec!["--port", "0", "--tls-port", &port_s, "--bind", "127.0.0.1"];
             if let Some(ip) = &extra_s {
                 // `--bind` takes several addresses; the announced one must be among them.
                 args.extend([ip.as_str(), "--cluster-announce-ip", ip.as_str()]);

@@ -105,7 +105,7 @@ impl Backing {
 
     /// [`Self::production`], the servers also listening on `extra` (the Docker network
     /// gateway), certified for it, and the URLs naming it: what the chart's containers reach
-    /// (`prod-shape` with `PROD_SHAPE_MODE=backing`, deploy/tests/chart_pods.py). The Redis
+    /// (`prod-shape` with `PROD_SHAPE_MODE=backing`, `deploy/tests/chart_pods.py`). The Redis
     /// nodes announce `extra`, so the cluster's redirects point there too.
     pub async fn production_on(extra: Option<std::net::IpAddr>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;

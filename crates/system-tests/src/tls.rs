@@ -6,7 +6,7 @@
 //! production shape make theirs the same way. Keys are EC P-256; the server certificate names
 //! `127.0.0.1`, `::1` and `localhost` so `verify-full` / hostname checks pass on loopback, plus
 //! any extra addresses ([`TestCa::create_for`]: the Docker network gateway, where the chart's
-//! containers reach the servers in deploy/tests/chart_pods.py).
+//! containers reach the servers in `deploy/tests/chart_pods.py`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

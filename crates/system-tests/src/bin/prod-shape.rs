@@ -8,7 +8,7 @@
 //! when it stops (children by PID, servers by `pg_ctl stop` / PID).
 //!
 //! `PROD_SHAPE_MODE=backing` starts only the servers, for the chart's own containers
-//! (deploy/tests/chart_pods.py): with `PROD_SHAPE_ADDR=<ip>` (the Docker network gateway) they
+//! (`deploy/tests/chart_pods.py`): with `PROD_SHAPE_ADDR=<ip>` (the Docker network gateway) they
 //! also listen on, are certified for and (Redis) announce that address. The state file
 //! (`PROD_SHAPE_STATE`) then holds `pg_host`, `pg_port`, `pg_replica_port`, `pg_admin_url`,
 //! `redis_url` (with the access key: the file is mode 0600), `redis_cluster` and `ca_cert`.
