@@ -32,7 +32,7 @@ cd "$ROOT"
 
 TAG="${TAG:-dev}"
 PROFILE="${PROFILE:-image}"
-BIN_DIR="target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
+BIN_DIR="${CARGO_TARGET_DIR:-target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 MAX_MB="${MAX_MB:-40}"
 RUNTIME_IMAGE="phonebill/runtime-local:bookworm"
 SERVICES=(auth-service bill-inquiry-service product-change-service kos-mock-service)
