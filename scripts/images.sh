@@ -5,6 +5,8 @@
 #   SKIP_BUILD=1 bash scripts/images.sh   check the images already tagged
 #   PROFILE=dev TAG=dbg MAX_MB=100 bash scripts/images.sh   the same from the debug binaries
 #                                   (quick, for trying the chart's pods; not a release image)
+#   SKIP_CARGO=1 PROFILE=dev ...    images from the binaries already in target/debug (what
+#                                   scripts/test.sh built), without running cargo
 #
 # Docker Hub and gcr.io are unreachable here, so the images are built from docker/Dockerfile
 # with its base-image build arguments pointed at local equivalents:
@@ -30,7 +32,7 @@ cd "$ROOT"
 
 TAG="${TAG:-dev}"
 PROFILE="${PROFILE:-image}"
-BIN_DIR="target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
+BIN_DIR="${CARGO_TARGET_DIR:-target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 MAX_MB="${MAX_MB:-40}"
 RUNTIME_IMAGE="phonebill/runtime-local:bookworm"
 SERVICES=(auth-service bill-inquiry-service product-change-service kos-mock-service)
@@ -85,12 +87,17 @@ build_runtime_base() { # build_runtime_base BINARY...
 }
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  echo "== cargo build --profile $PROFILE (${SERVICES[*]})"
-  args=()
-  for s in "${SERVICES[@]}"; do args+=(-p "${PACKAGE[$s]}" --bin "$s"); done
-  cargo build --profile "$PROFILE" --locked "${args[@]}"
+  if [ "${SKIP_CARGO:-0}" != 1 ]; then
+    echo "== cargo build --profile $PROFILE (${SERVICES[*]})"
+    args=()
+    for s in "${SERVICES[@]}"; do args+=(-p "${PACKAGE[$s]}" --bin "$s"); done
+    cargo build --profile "$PROFILE" --locked "${args[@]}"
+  fi
   bins=()
-  for s in "${SERVICES[@]}"; do bins+=("$BIN_DIR/$s"); done
+  for s in "${SERVICES[@]}"; do
+    [ -x "$BIN_DIR/$s" ] || { echo "$BIN_DIR/$s missing (build it, or unset SKIP_CARGO)" >&2; exit 1; }
+    bins+=("$BIN_DIR/$s")
+  done
 
   echo "== runtime base $RUNTIME_IMAGE"
   build_runtime_base "${bins[@]}"

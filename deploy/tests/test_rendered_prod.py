@@ -141,6 +141,12 @@ def main():
                 expect(f"{name} {var} points at a rendered Service ({host})", host in svcs, env[var])
     kos_env = pod_env(deps.get("kos-mock-service", {"spec": {"template": {"spec": {"containers": [{}]}}}}))
     expect("kos-mock-service gets REDIS_URL (revocations shared by every pod)", "REDIS_URL" in kos_env)
+    # One Redis (the clustered Premium cache) behind every REDIS_URL: every service speaks the
+    # cluster protocol to it, or none does (kos-mock without it refused to start on the cluster,
+    # deploy/tests/chart_pods.py).
+    clustered = {n: pod_env(d).get("REDIS_CLUSTER", "false") for n, d in deps.items() if "REDIS_URL" in pod_env(d)}
+    expect("every service with REDIS_URL sets the same REDIS_CLUSTER (true in prod)",
+           set(clustered.values()) == {"true"}, clustered)
 
     # ---- migrations as a pre-install/pre-upgrade hook ----
     jobs = by.get("Job", {})

@@ -76,7 +76,7 @@ pub async fn migrate(
     migrations: &Migrations,
     wait: Option<u64>,
 ) -> Result<MigrateReport, CliError> {
-    let cfg = DatabaseConfig::from_env(env, service)?;
+    let cfg = DatabaseConfig::for_migration(env, service)?;
     let wait = Duration::from_secs(wait.unwrap_or(0).min(3600));
     Ok(crate::db::migrate::run(&cfg, app_name, migrations, wait).await?)
 }

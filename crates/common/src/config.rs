@@ -408,6 +408,27 @@ impl DatabaseConfig {
         self.migration_url.as_ref().unwrap_or(&self.url)
     }
 
+    /// What `<binary> migrate` connects with: [`Self::from_env`], except that
+    /// `DATABASE_MIGRATION_URL` alone is enough. The chart's hook Job gets only the owner role's
+    /// URL (never the app role's `DATABASE_URL`), and without `DATABASE_URL` [`Self::from_env`]
+    /// would take the SQLite default and refuse a PostgreSQL migration URL as another kind.
+    pub fn for_migration(env: Env<'_>, service: &str) -> Result<Self, ConfigError> {
+        if env.string("DATABASE_URL").is_none()
+            && let Some(u) = env.string("DATABASE_MIGRATION_URL")
+        {
+            crate::db::DbKind::from_url(&u)
+                .map_err(|e| ConfigError::new("DATABASE_MIGRATION_URL", e.to_string()))?;
+            return Ok(Self {
+                url: DatabaseUrl::new(u.clone()),
+                max_connections: env.ranged("DATABASE_MAX_CONNECTIONS", 10u32, 1..=200)?,
+                migration_url: Some(DatabaseUrl::new(u)),
+                migrate_on_start: true,
+                read: None,
+            });
+        }
+        Self::from_env(env, service)
+    }
+
     /// Reads `DATABASE_URL` (default: an SQLite file `<service>.db` under `DATA_DIR`),
     /// `DATABASE_MAX_CONNECTIONS`, `DATABASE_MIGRATION_URL`, `DATABASE_MIGRATE_ON_START`,
     /// `DATABASE_READ_URL` and `DATABASE_READ_MAX_LAG_MS`.
@@ -548,6 +569,39 @@ mod tests {
         assert_eq!(
             redact_url_password("postgres://h/db?user=a&password=pw&x=1"),
             "postgres://h/db?user=a&password=***&x=1"
+        );
+    }
+
+    #[test]
+    fn migration_url_alone_is_what_migrate_connects_with() {
+        // The chart's hook Job: the owner role's URL only.
+        let owner = "postgres://owner:pw@db.internal:5432/auth?sslmode=verify-full";
+        let m = env_of(&[("DATABASE_MIGRATION_URL", owner), ("DATA_DIR", "/data")]);
+        let c = DatabaseConfig::for_migration(Env::new(&m), "auth").expect("valid");
+        assert_eq!(c.migration_url().expose(), owner);
+        assert_eq!(c.url.expose(), owner);
+        // A server reading the same env still refuses it: it must not serve as the owner.
+        assert_eq!(
+            DatabaseConfig::from_env(Env::new(&m), "auth")
+                .expect_err("kind mismatch")
+                .var,
+            "DATABASE_MIGRATION_URL"
+        );
+        // Both set: the migration URL for migrate, the app URL kept.
+        let m = env_of(&[
+            ("DATABASE_URL", "postgres://app@db.internal/auth"),
+            ("DATABASE_MIGRATION_URL", owner),
+        ]);
+        let c = DatabaseConfig::for_migration(Env::new(&m), "auth").expect("valid");
+        assert_eq!(c.migration_url().expose(), owner);
+        assert_eq!(c.url.expose(), "postgres://app@db.internal/auth");
+        // A bad migration URL alone names its variable.
+        let m = env_of(&[("DATABASE_MIGRATION_URL", "mysql://x")]);
+        assert_eq!(
+            DatabaseConfig::for_migration(Env::new(&m), "auth")
+                .expect_err("bad url")
+                .var,
+            "DATABASE_MIGRATION_URL"
         );
     }
 

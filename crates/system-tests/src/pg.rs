@@ -6,8 +6,11 @@
 //! lines only in `pg_hba.conf`, so a plain connection is refused) with a certificate of a
 //! [`TestCa`], as Azure's flexible server; a streaming read replica of it
 //! ([`PgCluster::replica`], `pg_basebackup -R`) whose replay a test can pause to make it lag.
-//! Tests and [`PgCluster::psql`] reach both over their Unix socket.
+//! Tests and [`PgCluster::psql`] reach both over their Unix socket. [`PgCluster::start_tls_on`]
+//! also listens on one extra address (the Docker network gateway, for the chart's containers
+//! in `deploy/tests/chart_pods.py`), still TLS only.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,6 +26,8 @@ pub struct PgCluster {
     pub port: u16,
     /// The CA whose certificate it presents, when TLS-only.
     pub ca: Option<TestCa>,
+    /// An address it listens on besides 127.0.0.1 (TLS only there too).
+    pub extra_addr: Option<IpAddr>,
     data: PathBuf,
     log: PathBuf,
     _dir: tempfile::TempDir,
@@ -131,7 +136,15 @@ impl PgCluster {
     /// A cluster that accepts TCP connections only over TLS, presenting `ca`'s server
     /// certificate, and streaming replication (over TLS too) for [`Self::replica`].
     pub async fn start_tls(ca: &TestCa) -> Self {
-        let pg = Self::init(Some(ca.clone())).await;
+        Self::start_tls_on(ca, None).await
+    }
+
+    /// [`Self::start_tls`], also listening on `extra` (whose clients, on a directly connected
+    /// subnet, must use TLS as well); `ca`'s server certificate must name it
+    /// ([`TestCa::create_for`]).
+    pub async fn start_tls_on(ca: &TestCa, extra: Option<IpAddr>) -> Self {
+        let mut pg = Self::init(Some(ca.clone())).await;
+        pg.extra_addr = extra;
         let dir = pg.data.clone();
         let (cert, key) = ca
             .install_for(&dir, is_root().then_some("postgres"))
@@ -145,14 +158,18 @@ impl PgCluster {
         append(&dir.join("postgresql.conf"), &conf).expect("postgresql.conf");
         // No `host` line: a connection without TLS is refused ("no pg_hba.conf entry ... no
         // encryption"), as on a server with require_secure_transport.
-        std::fs::write(
-            dir.join("pg_hba.conf"),
+        let mut hba = String::from(
             "local all all trust\n\
              local replication all trust\n\
              hostssl all all 127.0.0.1/32 trust\n\
              hostssl replication all 127.0.0.1/32 trust\n",
-        )
-        .expect("pg_hba.conf");
+        );
+        if extra.is_some() {
+            // `samenet`: the subnets of the machine's own interfaces, i.e. the Docker network
+            // whose gateway is `extra` (its containers' addresses are not known in advance).
+            hba.push_str("hostssl all all samenet trust\n");
+        }
+        std::fs::write(dir.join("pg_hba.conf"), hba).expect("pg_hba.conf");
         pg.pg_start().await.expect("pg_ctl start (TLS)");
         pg
     }
@@ -189,6 +206,7 @@ impl PgCluster {
         let pg = Self {
             port: free_port(),
             ca: self.ca.clone(),
+            extra_addr: self.extra_addr,
             data,
             log,
             _dir: dir,
@@ -224,6 +242,7 @@ impl PgCluster {
         Self {
             port: free_port(),
             ca,
+            extra_addr: None,
             data,
             log,
             _dir: dir,
@@ -296,15 +315,23 @@ impl PgCluster {
         self.psql_as("postgres", db, sql, None, &[]).await
     }
 
+    /// The address clients reach it on: the extra address when it has one (it answers there
+    /// from the machine too), else 127.0.0.1.
+    pub fn host(&self) -> String {
+        self.extra_addr
+            .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string())
+    }
+
     /// The URL a service uses to reach `db` as `user` over TLS with `verify-full` against this
-    /// cluster's CA (or `ca_cert` to test a wrong one).
+    /// cluster's CA (or `ca_cert` to test a wrong one), at [`Self::host`].
     pub fn tls_url(&self, user: &str, db: &str, ca_cert: Option<&Path>) -> String {
         let ca = ca_cert
             .map(Path::to_path_buf)
             .or_else(|| self.ca.as_ref().map(|c| c.ca_cert.clone()))
             .expect("a TLS cluster or an explicit CA");
         format!(
-            "postgres://{user}@127.0.0.1:{}/{db}?sslmode=verify-full&sslrootcert={}",
+            "postgres://{user}@{}:{}/{db}?sslmode=verify-full&sslrootcert={}",
+            self.host(),
             self.port,
             ca.display()
         )
@@ -320,8 +347,14 @@ impl PgCluster {
         let data = self.data.to_string_lossy().into_owned();
         let log = self.log.to_string_lossy().into_owned();
         let sock = self.socket_dir();
+        // With an extra address the chart's pods connect: four services of up to
+        // DATABASE_MAX_CONNECTIONS (20 in values-prod) each, more than the tests' 50.
+        let (listen, max_conn) = match self.extra_addr {
+            Some(ip) => (format!("127.0.0.1,{ip}"), 200),
+            None => ("127.0.0.1".to_owned(), 50),
+        };
         let opts = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {sock} -c fsync=off -c max_connections=50",
+            "-p {} -c listen_addresses={listen} -k {sock} -c fsync=off -c max_connections={max_conn}",
             self.port
         );
         tokio::task::spawn_blocking(move || {

@@ -3,7 +3,13 @@
 //! --tls-replication yes`, certificates from [`TestCa`], then `redis-cli --cluster create
 //! --cluster-replicas 1`. Each node has its own directory under the test's temp dir and its own
 //! free client and bus ports; every node is killed by PID when the cluster is dropped.
+//!
+//! [`RedisCluster::start_on`] also binds an extra address and announces it
+//! (`cluster-announce-ip`): a cluster client follows the addresses the nodes announce (`MOVED`,
+//! `CLUSTER SLOTS`), so containers behind the Docker network gateway must be told the gateway,
+//! not 127.0.0.1, which inside a container is the container itself.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -30,6 +36,8 @@ pub struct RedisCluster {
     nodes: Vec<Node>,
     ca_cert: PathBuf,
     password: Option<String>,
+    /// The address clients are given (the announced one, else 127.0.0.1).
+    host: String,
 }
 
 /// A node's role as `CLUSTER NODES` reports it.
@@ -53,7 +61,19 @@ impl RedisCluster {
     /// Starts 6 TLS-only nodes with certificates signed by `ca` and joins them into a cluster;
     /// with `password`, every node requires it from clients and from each other.
     pub async fn start(dir: &Path, ca: &TestCa, password: Option<&str>) -> anyhow::Result<Self> {
+        Self::start_on(dir, ca, password, None).await
+    }
+
+    /// [`Self::start`], every node also bound to `extra` and announcing it to clients and to
+    /// each other; `ca`'s server certificate must name it ([`TestCa::create_for`]).
+    pub async fn start_on(
+        dir: &Path,
+        ca: &TestCa,
+        password: Option<&str>,
+        extra: Option<IpAddr>,
+    ) -> anyhow::Result<Self> {
         let redis_server = which("redis-server");
+        let extra_s = extra.map(|ip| ip.to_string());
         let mut nodes = Vec::with_capacity(NODES);
         for i in 0..NODES {
             let port = free_port();
@@ -68,13 +88,13 @@ impl RedisCluster {
             let key_s = key.to_string_lossy().into_owned();
             let ca_s = ca.ca_cert.to_string_lossy().into_owned();
             let dir_s = node_dir.to_string_lossy().into_owned();
-            let mut args: Vec<&str> = vec![
-                "--port",
-                "0",
-                "--tls-port",
-                &port_s,
-                "--bind",
-                "127.0.0.1",
+            let mut args: Vec<&str> =
+                vec!["--port", "0", "--tls-port", &port_s, "--bind", "127.0.0.1"];
+            if let Some(ip) = &extra_s {
+                // `--bind` takes several addresses; the announced one must be among them.
+                args.extend([ip.as_str(), "--cluster-announce-ip", ip.as_str()]);
+            }
+            args.extend([
                 "--tls-cert-file",
                 &cert_s,
                 "--tls-key-file",
@@ -102,7 +122,7 @@ impl RedisCluster {
                 "",
                 "--appendonly",
                 "no",
-            ];
+            ]);
             if let Some(pw) = password {
                 args.extend(["--requirepass", pw, "--masterauth", pw]);
             }
@@ -116,6 +136,7 @@ impl RedisCluster {
             nodes,
             ca_cert: ca.ca_cert.clone(),
             password: password.map(str::to_owned),
+            host: extra_s.unwrap_or_else(|| "127.0.0.1".to_owned()),
         };
         for n in &cluster.nodes {
             cluster
@@ -127,7 +148,7 @@ impl RedisCluster {
             cluster
                 .nodes
                 .iter()
-                .map(|n| format!("127.0.0.1:{}", n.port)),
+                .map(|n| format!("{}:{}", cluster.host, n.port)),
         );
         args.extend([
             "--cluster-replicas".into(),
@@ -148,7 +169,7 @@ impl RedisCluster {
         self.nodes.iter().map(|n| n.port).collect()
     }
 
-    /// `rediss://[:password@]127.0.0.1:<port of node 0>`: the one seed node the services get.
+    /// `rediss://[:password@]<host>:<port of node 0>`: the one seed node the services get.
     pub fn seed_url(&self) -> String {
         self.url_of(self.nodes[0].port)
     }
@@ -156,8 +177,8 @@ impl RedisCluster {
     /// The URL of the node on `port`.
     pub fn url_of(&self, port: u16) -> String {
         match &self.password {
-            Some(pw) => format!("rediss://:{pw}@127.0.0.1:{port}"),
-            None => format!("rediss://127.0.0.1:{port}"),
+            Some(pw) => format!("rediss://:{pw}@{}:{port}", self.host),
+            None => format!("rediss://{}:{port}", self.host),
         }
     }
 

@@ -100,11 +100,20 @@ impl Backing {
     /// Redis Cluster of 3 masters + 3 replicas that accepts only TLS and a password, given to
     /// the services as one seed node (`REDIS_CLUSTER=true`, `REDIS_CA_CERT`).
     pub async fn production() -> anyhow::Result<Self> {
+        Self::production_on(None).await
+    }
+
+    /// [`Self::production`], the servers also listening on `extra` (the Docker network
+    /// gateway), certified for it, and the URLs naming it: what the chart's containers reach
+    /// (`prod-shape` with `PROD_SHAPE_MODE=backing`, `deploy/tests/chart_pods.py`). The Redis
+    /// nodes announce `extra`, so the cluster's redirects point there too.
+    pub async fn production_on(extra: Option<std::net::IpAddr>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let ca = TestCa::create(&dir.path().join("ca"), "production-shape")?;
+        let extra_ips: Vec<std::net::IpAddr> = extra.into_iter().collect();
+        let ca = TestCa::create_for(&dir.path().join("ca"), "production-shape", &extra_ips)?;
         let (pg, redis) = tokio::join!(
-            PgCluster::start_tls(&ca),
-            RedisCluster::start(dir.path(), &ca, Some(REDIS_PASSWORD))
+            PgCluster::start_tls_on(&ca, extra),
+            RedisCluster::start_on(dir.path(), &ca, Some(REDIS_PASSWORD), extra)
         );
         let redis = redis?;
         let pg_replica = pg.replica().await;

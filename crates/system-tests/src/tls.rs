@@ -4,8 +4,11 @@
 //!
 //! Made with the `openssl` command line (on every Debian machine), so the shell scripts of the
 //! production shape make theirs the same way. Keys are EC P-256; the server certificate names
-//! `127.0.0.1`, `::1` and `localhost` so `verify-full` / hostname checks pass on loopback.
+//! `127.0.0.1`, `::1` and `localhost` so `verify-full` / hostname checks pass on loopback, plus
+//! any extra addresses ([`TestCa::create_for`]: the Docker network gateway, where the chart's
+//! containers reach the servers in `deploy/tests/chart_pods.py`).
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,7 +21,8 @@ pub struct TestCa {
     pub ca_cert: PathBuf,
     /// The CA's private key.
     pub ca_key: PathBuf,
-    /// The server certificate (leaf, SAN `127.0.0.1`, `::1`, `localhost`).
+    /// The server certificate (leaf, SAN `127.0.0.1`, `::1`, `localhost` and the extra
+    /// addresses of [`Self::create_for`]).
     pub server_cert: PathBuf,
     /// The server's private key (mode 0600: PostgreSQL refuses a key others can read).
     pub server_key: PathBuf,
@@ -44,6 +48,13 @@ impl TestCa {
     /// Creates `ca.crt`, `ca.key`, `server.crt`, `server.key` in `dir` (created if missing).
     /// `name` goes into the subjects, so two CAs of one test are told apart in errors.
     pub fn create(dir: &Path, name: &str) -> anyhow::Result<Self> {
+        Self::create_for(dir, name, &[])
+    }
+
+    /// [`Self::create`] with a server certificate that also names `extra` addresses, so a client
+    /// reaching the servers there (a container, through the Docker network gateway) passes
+    /// `verify-full` too.
+    pub fn create_for(dir: &Path, name: &str, extra: &[IpAddr]) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
         let ca_subj = format!("/CN=phonebill test CA {name}");
@@ -74,12 +85,18 @@ impl TestCa {
             &srv_subj,
         ]);
         openssl(dir, &args)?;
+        let mut san = String::from("IP:127.0.0.1,IP:::1,DNS:localhost");
+        for ip in extra {
+            san.push_str(&format!(",IP:{ip}"));
+        }
         std::fs::write(
             dir.join("server.ext"),
-            "basicConstraints=critical,CA:FALSE\n\
-             keyUsage=critical,digitalSignature,keyEncipherment\n\
-             extendedKeyUsage=serverAuth,clientAuth\n\
-             subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n",
+            format!(
+                "basicConstraints=critical,CA:FALSE\n\
+                 keyUsage=critical,digitalSignature,keyEncipherment\n\
+                 extendedKeyUsage=serverAuth,clientAuth\n\
+                 subjectAltName={san}\n"
+            ),
         )
         .context("write server.ext")?;
         openssl(
@@ -168,5 +185,25 @@ mod tests {
         };
         assert!(verify(&a.ca_cert, &a.server_cert));
         assert!(!verify(&b.ca_cert, &a.server_cert));
+    }
+
+    #[test]
+    fn extra_addresses_are_named_by_the_server_certificate_and_only_they() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let extra: IpAddr = "172.30.0.1".parse().expect("ip");
+        let ca = TestCa::create_for(&dir.path().join("x"), "x", &[extra]).expect("CA");
+        let check = |ip: &str| {
+            Command::new("openssl")
+                .args(["verify", "-verify_ip", ip, "-CAfile"])
+                .arg(&ca.ca_cert)
+                .arg(&ca.server_cert)
+                .output()
+                .expect("openssl verify")
+                .status
+                .success()
+        };
+        assert!(check("172.30.0.1"));
+        assert!(check("127.0.0.1"));
+        assert!(!check("172.30.0.2"));
     }
 }

@@ -6,6 +6,12 @@
 //! on it (migrated first by `<binary> migrate`, as the chart's hook Job does), and HAProxy with
 //! the routes of the chart's Ingress, then prints the ingress URL. Everything it started stops
 //! when it stops (children by PID, servers by `pg_ctl stop` / PID).
+//!
+//! `PROD_SHAPE_MODE=backing` starts only the servers, for the chart's own containers
+//! (`deploy/tests/chart_pods.py`): with `PROD_SHAPE_ADDR=<ip>` (the Docker network gateway) they
+//! also listen on, are certified for and (Redis) announce that address. The state file
+//! (`PROD_SHAPE_STATE`) then holds `pg_host`, `pg_port`, `pg_replica_port`, `pg_admin_url`,
+//! `redis_url` (with the access key: the file is mode 0600), `redis_cluster` and `ca_cert`.
 
 use std::time::Duration;
 
@@ -20,8 +26,25 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(2);
     let state = std::env::var("PROD_SHAPE_STATE").ok();
+    let mode = std::env::var("PROD_SHAPE_MODE").unwrap_or_default();
+    let backing_only = match mode.as_str() {
+        "" | "full" => false,
+        "backing" => true,
+        other => anyhow::bail!("PROD_SHAPE_MODE must be `full` or `backing`, not `{other}`"),
+    };
+    let extra: Option<std::net::IpAddr> = std::env::var("PROD_SHAPE_ADDR")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse()
+                .with_context(|| format!("PROD_SHAPE_ADDR must be an IP address, not `{v}`"))
+        })
+        .transpose()?;
     eprintln!("starting the TLS PostgreSQL (+ read replica) and the TLS Redis Cluster ...");
-    let backing = Backing::production().await?;
+    let backing = Backing::production_on(extra).await?;
+    if backing_only {
+        return serve_backing(&backing, state.as_deref()).await;
+    }
     eprintln!("starting {replicas} replicas of every service behind the ingress ...");
     let shape = ProdShape::start(backing, replicas).await?;
     let mut summary = format!("ingress={}\n", shape.ingress.base);
@@ -55,4 +78,62 @@ async fn main() -> anyhow::Result<()> {
     drop(shape);
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())
+}
+
+/// `PROD_SHAPE_MODE=backing`: writes where the servers are and waits for SIGTERM / Ctrl-C;
+/// they stop when `backing` is dropped by the caller.
+async fn serve_backing(backing: &Backing, state: Option<&str>) -> anyhow::Result<()> {
+    let servers = backing
+        .servers()
+        .context("the production backing has its servers")?;
+    let redis_url = backing
+        .redis_env
+        .iter()
+        .find(|(k, _)| k == "REDIS_URL")
+        .map(|(_, v)| v.clone())
+        .context("the production backing has a REDIS_URL")?;
+    let summary = format!(
+        "pg_host={}\npg_port={}\npg_replica_port={}\npg_admin_url={}\nredis_url={redis_url}\n\
+         redis_cluster=true\nca_cert={}\n",
+        servers.pg.host(),
+        servers.pg.port,
+        servers.pg_replica.port,
+        backing.pg_admin_url,
+        servers.ca.ca_cert.display(),
+    );
+    match state {
+        Some(path) => write_private(path, &summary)?,
+        // Without a state file, say where the servers are but not the access key.
+        None => print!(
+            "{}",
+            summary
+                .lines()
+                .filter(|l| !l.starts_with("redis_url="))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        ),
+    }
+    println!("ready: TLS PostgreSQL and TLS Redis Cluster (SIGTERM or Ctrl-C stops them)");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("stopping ...");
+    Ok(())
+}
+
+/// Writes `text` to `path`, readable by its owner only (it carries the Redis access key).
+fn write_private(path: &str, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {path}"))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {path}"))
 }

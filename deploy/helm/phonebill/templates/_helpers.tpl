@@ -93,3 +93,28 @@ kind: Deployment
 {{- end }}
 name: {{ include "phonebill.fullname" . }}
 {{- end }}
+
+{{- /*
+The private CA (values privateCa): the Secret's ca.crt mounted read-only in a container.
+"phonebill.privateCaMount" / "phonebill.privateCaVolume" render nothing when
+privateCa.secretName is empty (the default: production trusts Azure's public CAs).
+*/}}
+{{- define "phonebill.privateCaMount" -}}
+{{- if .Values.privateCa.secretName }}
+- name: private-ca
+  mountPath: {{ .Values.privateCa.mountPath }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "phonebill.privateCaVolume" -}}
+{{- if .Values.privateCa.secretName }}
+- name: private-ca
+  secret:
+    secretName: {{ .Values.privateCa.secretName }}
+    items:
+      - key: ca.crt
+        path: ca.crt
+    defaultMode: 0444
+{{- end }}
+{{- end }}
