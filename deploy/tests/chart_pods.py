@@ -60,17 +60,7 @@ DOCKER = shutil.which("docker", path="/usr/bin") or shutil.which("docker") or "d
 CA_SECRET = "phonebill-private-ca"
 ORIGIN = "http://localhost:3000"
 
-passed = failed = 0
-
-
-def expect(name, cond, why=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"  ok    {name}", flush=True)
-    else:
-        failed += 1
-        print(f"  FAIL  {name}{': ' + str(why) if why else ''}", flush=True)
+from checks import expect, summary  # noqa: E402  (deploy/tests is on the path)
 
 
 def run(*args, check=True, **kw):
@@ -560,8 +550,7 @@ def main():
     finally:
         stack.close()
     print(f"  --    chart pods: {time.monotonic() - t0:.0f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

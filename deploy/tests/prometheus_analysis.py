@@ -51,17 +51,7 @@ PROMQL_WORDS = {"sum", "rate", "by", "without", "avg", "max", "min", "count", "h
                 "avg_over_time", "or", "and", "unless", "vector", "irate", "on", "ignoring", "group_left",
                 "group_right", "bool", "offset", "abs", "clamp_min", "clamp_max", "len", "result"}
 
-passed = failed = 0
-
-
-def expect(name, cond, why=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"  ok    {name}", flush=True)
-    else:
-        failed += 1
-        print(f"  FAIL  {name}{': ' + str(why) if why else ''}", flush=True)
+from checks import expect, summary  # noqa: E402  (deploy/tests is on the path)
 
 
 def free_port():
@@ -308,8 +298,7 @@ def main():
     finally:
         P.close()
     print(f"  --    prometheus analysis: {time.monotonic() - t0:.0f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

@@ -16,17 +16,7 @@ import sys
 
 import yaml
 
-passed = failed = 0
-
-
-def expect(name, cond, why=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"  ok    {name}")
-    else:
-        failed += 1
-        print(f"  FAIL  {name}{': ' + str(why) if why else ''}")
+from checks import expect, summary  # noqa: E402  (deploy/tests is on the path)
 
 
 def load(path):
@@ -81,8 +71,7 @@ def main():
         expect(f"with privateCa.secretName: {name} REDIS_CA_CERT = {path}/ca.crt",
                cm.get("REDIS_CA_CERT") == f"{path}/ca.crt", cm.get("REDIS_CA_CERT"))
     expect("with privateCa.secretName: the volume names that Secret", secret is not None, secret)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

@@ -27,17 +27,7 @@ SERVICES = ["auth-service", "bill-inquiry-service", "product-change-service", "k
 GATEWAY_SUBNET = "10.0.4.0/24"  # seed 4.1.1 Gateway Subnet (deploy/terraform envs/prod)
 KOS_PATHS = ("/api/v1/kos", "/api/kos", "/api/v1/mock-datas")
 
-passed = failed = 0
-
-
-def expect(name, cond, why=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"  ok    {name}")
-    else:
-        failed += 1
-        print(f"  FAIL  {name}{': ' + str(why) if why else ''}")
+from checks import expect, summary  # noqa: E402  (deploy/tests is on the path)
 
 
 def main():
@@ -269,8 +259,7 @@ def main():
         problems = env_parity.check(root, binary, names, required=False)
         expect(f"{name} env parity", not problems, "; ".join(problems))
 
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

@@ -17,17 +17,7 @@ import sys
 import yaml
 
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
-passed = failed = 0
-
-
-def expect(name, cond, why=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"  ok    {name}")
-    else:
-        failed += 1
-        print(f"  FAIL  {name}{': ' + str(why) if why else ''}")
+from checks import expect, summary  # noqa: E402  (deploy/tests is on the path)
 
 
 for path in sorted(glob.glob(os.path.join(root, ".github/workflows/*.yml"))):
@@ -49,5 +39,4 @@ for name, job in release["jobs"].items():
 tf = open(os.path.join(root, "deploy/terraform/envs/prod/main.tf")).read()
 expect("terraform envs/prod has the runner subnet", 'resource "azurerm_subnet" "runner"' in tf and "RunnerSubnet" in tf)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 else 1)
+sys.exit(summary())
