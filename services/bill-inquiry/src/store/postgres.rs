@@ -6,7 +6,9 @@ use phonebill_common::db::read::ReadRouter;
 use phonebill_common::history::HistorySink;
 use sqlx::Row;
 
-use super::sql::impl_bill_store;
+use super::sql::{
+    call_columns, call_on_conflict, impl_bill_store, inquiry_columns, inquiry_on_conflict,
+};
 use super::{BillStore, HistoryEvent, InquiryRow, KosCallEvent, StoreError};
 use crate::domain::HistoryFilter;
 
@@ -51,11 +53,11 @@ impl HistorySink<HistoryEvent> for PgBillStore {
         let mut tx = self.pool.begin().await?;
         // Multi-row statements: one round trip per chunk instead of one per row.
         for chunk in super::statement_chunks(&inquiries) {
-            let mut qb = sqlx::QueryBuilder::<DB>::new(
-                "INSERT INTO bill_inquiry_history (request_id, user_id, customer_id, \
-                 line_number, inquiry_month, status, result_code, result_message, \
-                 result_summary, bill_info, from_cache, requested_at, processed_at) ",
-            );
+            let mut qb = sqlx::QueryBuilder::<DB>::new(concat!(
+                "INSERT INTO bill_inquiry_history (",
+                inquiry_columns!(),
+                ") "
+            ));
             qb.push_values(chunk.iter(), |mut b, r| {
                 b.push_bind(r.request_id.clone())
                     .push_bind(r.user_id.clone())
@@ -71,25 +73,15 @@ impl HistorySink<HistoryEvent> for PgBillStore {
                     .push_bind(bt(r.requested_at))
                     .push_bind(r.processed_at.map(bt));
             });
-            // A final status is never replaced by PROCESSING (a retried batch or a
-            // late PROCESSING row must not undo a completion).
-            qb.push(
-                " ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
-                 result_code = excluded.result_code, \
-                 result_message = excluded.result_message, \
-                 result_summary = excluded.result_summary, \
-                 bill_info = excluded.bill_info, \
-                 processed_at = excluded.processed_at \
-                 WHERE excluded.status <> 'PROCESSING' \
-                 AND bill_inquiry_history.user_id = excluded.user_id",
-            );
+            qb.push(inquiry_on_conflict!());
             qb.build().execute(&mut *tx).await?;
         }
         for chunk in super::statement_chunks(&calls) {
-            let mut qb = sqlx::QueryBuilder::<DB>::new(
-                "INSERT INTO kos_call_log (request_id, endpoint, result_code, outcome, \
-                 duration_ms, called_at, event_id) ",
-            );
+            let mut qb = sqlx::QueryBuilder::<DB>::new(concat!(
+                "INSERT INTO kos_call_log (",
+                call_columns!(),
+                ") "
+            ));
             qb.push_values(chunk.iter(), |mut b, c| {
                 b.push_bind(c.request_id.clone())
                     .push_bind(c.endpoint.clone())
@@ -99,7 +91,7 @@ impl HistorySink<HistoryEvent> for PgBillStore {
                     .push_bind(bt(c.called_at))
                     .push_bind(bu(c.event_id));
             });
-            qb.push(" ON CONFLICT (event_id) DO NOTHING");
+            qb.push(call_on_conflict!());
             qb.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;

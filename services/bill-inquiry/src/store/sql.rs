@@ -7,11 +7,47 @@
 //! per dialect, in `postgres.rs` and `sqlite.rs`: how a batch becomes rows is where the two
 //! databases differ most in cost.
 
+/// The columns of `bill_inquiry_history`, in the order every statement of the store lists and
+/// binds them (a macro, so `concat!` builds whole statements from it at compile time).
+macro_rules! inquiry_columns {
+    () => {
+        "request_id, user_id, customer_id, line_number, inquiry_month, status, result_code, \
+         result_message, result_summary, bill_info, from_cache, requested_at, processed_at"
+    };
+}
+
+/// How a batch's inquiry row meets a row already stored (both dialects' sinks): a final status
+/// is never replaced by PROCESSING (a retried batch or a late PROCESSING row must not undo a
+/// completion), and a row is only ever finished by its own user (request ids are 32 random bits
+/// a day, so two users' inquiries can collide, and one must never carry the other's bill).
+macro_rules! inquiry_on_conflict {
+    () => {
+        " ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
+         result_code = excluded.result_code, result_message = excluded.result_message, \
+         result_summary = excluded.result_summary, bill_info = excluded.bill_info, \
+         processed_at = excluded.processed_at \
+         WHERE excluded.status <> 'PROCESSING' \
+         AND bill_inquiry_history.user_id = excluded.user_id"
+    };
+}
+
+/// The columns of `kos_call_log` the store writes and reads, in binding order.
+macro_rules! call_columns {
+    () => {
+        "request_id, endpoint, result_code, outcome, duration_ms, called_at, event_id"
+    };
+}
+
+/// A retried batch logs each KOS call once.
+macro_rules! call_on_conflict {
+    () => {
+        " ON CONFLICT (event_id) DO NOTHING"
+    };
+}
+
 macro_rules! impl_bill_store {
     ($store:ty) => {
-        const INQUIRY_COLS: &str = "request_id, user_id, customer_id, line_number, inquiry_month, \
-            status, result_code, result_message, result_summary, bill_info, from_cache, \
-            requested_at, processed_at";
+        const INQUIRY_COLS: &str = inquiry_columns!();
 
         fn inquiry_from_row(row: &DbRow) -> Result<InquiryRow, StoreError> {
             let status: String = row.try_get("status")?;
@@ -118,10 +154,11 @@ macro_rules! impl_bill_store {
                 &self,
                 request_id: &str,
             ) -> Result<Vec<KosCallEvent>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT request_id, endpoint, result_code, outcome, duration_ms, called_at, \
-                     event_id FROM kos_call_log WHERE request_id = $1 ORDER BY id",
-                )
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    call_columns!(),
+                    " FROM kos_call_log WHERE request_id = $1 ORDER BY id"
+                ))
                 .bind(request_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -142,4 +179,6 @@ macro_rules! impl_bill_store {
     };
 }
 
-pub(crate) use impl_bill_store;
+pub(crate) use {
+    call_columns, call_on_conflict, impl_bill_store, inquiry_columns, inquiry_on_conflict,
+};

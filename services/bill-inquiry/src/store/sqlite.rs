@@ -14,7 +14,9 @@ use phonebill_common::db::dialect::sqlite::*;
 use phonebill_common::history::HistorySink;
 use sqlx::Row;
 
-use super::sql::impl_bill_store;
+use super::sql::{
+    call_columns, call_on_conflict, impl_bill_store, inquiry_columns, inquiry_on_conflict,
+};
 use super::{BillStore, HistoryEvent, InquiryRow, KosCallEvent, StoreError};
 use crate::domain::HistoryFilter;
 
@@ -45,27 +47,26 @@ impl SqliteBillStore {
 
 impl_bill_store!(SqliteBillStore);
 
-/// Inquiry rows from `$1`, a JSON array of arrays in [`inquiry_json`]'s column order. `WHERE true`
-/// keeps SQLite's parser from reading `ON CONFLICT` as part of the join. As on PostgreSQL, a final
-/// status is never replaced by PROCESSING, and only the row's own user finishes it (request ids
-/// can collide across users).
-const INSERT_INQUIRIES: &str = "INSERT INTO bill_inquiry_history (request_id, user_id, \
-    customer_id, line_number, inquiry_month, status, result_code, result_message, result_summary, \
-    bill_info, from_cache, requested_at, processed_at) \
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-    value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12 \
-    FROM json_each($1) WHERE true \
-    ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
-    result_code = excluded.result_code, result_message = excluded.result_message, \
-    result_summary = excluded.result_summary, bill_info = excluded.bill_info, \
-    processed_at = excluded.processed_at WHERE excluded.status <> 'PROCESSING' \
-    AND bill_inquiry_history.user_id = excluded.user_id";
+/// Inquiry rows from `$1`, a JSON array of arrays in [`inquiry_json`]'s column order, meeting
+/// stored rows as on PostgreSQL (`inquiry_on_conflict!`). `WHERE true` keeps SQLite's parser from
+/// reading `ON CONFLICT` as part of the join.
+const INSERT_INQUIRIES: &str = concat!(
+    "INSERT INTO bill_inquiry_history (",
+    inquiry_columns!(),
+    ") SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, \
+     value ->> 12 FROM json_each($1) WHERE true",
+    inquiry_on_conflict!()
+);
 
 /// KOS call rows from `$1` in [`call_json`]'s column order.
-const INSERT_CALLS: &str = "INSERT INTO kos_call_log (request_id, endpoint, result_code, outcome, \
-    duration_ms, called_at, event_id) \
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-    value ->> 6 FROM json_each($1) WHERE true ON CONFLICT (event_id) DO NOTHING";
+const INSERT_CALLS: &str = concat!(
+    "INSERT INTO kos_call_log (",
+    call_columns!(),
+    ") SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 6 FROM json_each($1) WHERE true",
+    call_on_conflict!()
+);
 
 /// The rows as one JSON array (instants in the fixed-width text of [`bt`]).
 fn inquiry_json(rows: &[&InquiryRow]) -> Result<String, serde_json::Error> {
