@@ -413,30 +413,34 @@ impl DatabaseConfig {
     /// URL (never the app role's `DATABASE_URL`), and without `DATABASE_URL` [`Self::from_env`]
     /// would take the SQLite default and refuse a PostgreSQL migration URL as another kind.
     pub fn for_migration(env: Env<'_>, service: &str) -> Result<Self, ConfigError> {
-        if env.string("DATABASE_URL").is_none()
-            && let Some(u) = env.string("DATABASE_MIGRATION_URL")
-        {
-            crate::db::DbKind::from_url(&u)
-                .map_err(|e| ConfigError::new("DATABASE_MIGRATION_URL", e.to_string()))?;
-            return Ok(Self {
-                url: DatabaseUrl::new(u.clone()),
-                max_connections: env.ranged("DATABASE_MAX_CONNECTIONS", 10u32, 1..=200)?,
-                migration_url: Some(DatabaseUrl::new(u)),
-                migrate_on_start: true,
-                read: None,
-            });
+        match (
+            env.string("DATABASE_URL"),
+            env.string("DATABASE_MIGRATION_URL"),
+        ) {
+            (None, Some(u)) => Self::read_env(env, service, "DATABASE_MIGRATION_URL", Some(u)),
+            _ => Self::from_env(env, service),
         }
-        Self::from_env(env, service)
     }
 
     /// Reads `DATABASE_URL` (default: an SQLite file `<service>.db` under `DATA_DIR`),
     /// `DATABASE_MAX_CONNECTIONS`, `DATABASE_MIGRATION_URL`, `DATABASE_MIGRATE_ON_START`,
     /// `DATABASE_READ_URL` and `DATABASE_READ_MAX_LAG_MS`.
     pub fn from_env(env: Env<'_>, service: &str) -> Result<Self, ConfigError> {
-        let url = match env.string("DATABASE_URL") {
+        Self::read_env(env, service, "DATABASE_URL", env.string("DATABASE_URL"))
+    }
+
+    /// [`Self::from_env`] with the main URL `url` taken from the variable `url_var` (`None`: the
+    /// SQLite default under `DATA_DIR`).
+    fn read_env(
+        env: Env<'_>,
+        service: &str,
+        url_var: &str,
+        url: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let url = match url {
             Some(u) => {
                 crate::db::DbKind::from_url(&u)
-                    .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
+                    .map_err(|e| ConfigError::new(url_var, e.to_string()))?;
                 DatabaseUrl::new(u)
             }
             None => {
@@ -445,14 +449,14 @@ impl DatabaseConfig {
             }
         };
         let kind = crate::db::DbKind::from_url(url.expose())
-            .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
+            .map_err(|e| ConfigError::new(url_var, e.to_string()))?;
         let same_kind = |var: &str, u: &str| -> Result<DatabaseUrl, ConfigError> {
             let k =
                 crate::db::DbKind::from_url(u).map_err(|e| ConfigError::new(var, e.to_string()))?;
             if k != kind {
                 return Err(ConfigError::new(
                     var,
-                    "must name the same kind of database as DATABASE_URL",
+                    format!("must name the same kind of database as {url_var}"),
                 ));
             }
             Ok(DatabaseUrl::new(u))
