@@ -355,7 +355,6 @@ fn new_report(scenario: &str, g: &Global, config: Value) -> Report {
     }
 }
 
-/// Checks every scenario shares: RSS per server process and start-to-ready.
 /// `  CPU/req 12.3 µs (2.10× bare)` where measured.
 fn cost_text(p: &procstat::ProcessUsage) -> String {
     match (p.cpu_us_per_request, p.cpu_ratio_to_bare) {
@@ -365,9 +364,10 @@ fn cost_text(p: &procstat::ProcessUsage) -> String {
     }
 }
 
+/// Checks every scenario shares: RSS per server process and start-to-ready.
 fn common_checks(r: &mut Report) {
     for p in &r.processes {
-        if p.name == "loadtest" || p.name == "bare-axum" {
+        if !p.is_system_under_test() {
             continue;
         }
         r.checks.push(Check {

@@ -80,6 +80,13 @@ pub struct ProcessUsage {
     pub cpu_ratio_to_bare: Option<f64>,
 }
 
+impl ProcessUsage {
+    /// One of the system's processes, not the harness or the bare ceiling server.
+    pub fn is_system_under_test(&self) -> bool {
+        self.name != "loadtest" && self.name != "bare-axum"
+    }
+}
+
 /// The measured window's start and end CPU readings of every monitored process.
 #[derive(Debug, Default)]
 pub struct Window {
@@ -136,10 +143,7 @@ pub fn set_ratio_to_bare(usage: &mut [ProcessUsage], bare_us: f64) {
     if bare_us <= 0.0 {
         return;
     }
-    for p in usage {
-        if p.name == "loadtest" || p.name == "bare-axum" {
-            continue;
-        }
+    for p in usage.iter_mut().filter(|p| p.is_system_under_test()) {
         if let Some(us) = p.cpu_us_per_request {
             p.cpu_ratio_to_bare = Some((us / bare_us * 100.0).round() / 100.0);
         }
