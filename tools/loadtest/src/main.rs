@@ -10,6 +10,7 @@
 mod bare;
 mod calllog;
 mod client;
+mod cpulimit;
 mod procstat;
 mod scenarios;
 mod setup;
@@ -78,6 +79,11 @@ struct Global {
     /// (private TLS-only PostgreSQL with a read replica and Redis Cluster 3 + 3).
     #[arg(long, global = true, value_enum, default_value = "machine")]
     backing: BackingKind,
+    /// Hold a server process to a CPU limit from the end of the set-up on, as a Kubernetes
+    /// limit does (CFS quota per 100 ms in a cgroup of its own; needs root):
+    /// `--cpu-limit bill-inquiry-service=600m` (repeatable; all-in-one and services targets).
+    #[arg(long = "cpu-limit", global = true, value_name = "PROCESS=CPU")]
+    cpu_limit: Vec<cpulimit::CpuLimit>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +219,9 @@ struct Report {
     /// measured run (set-up, warm-up and the run itself), from HAProxy's `req_tot`.
     #[serde(skip_serializing_if = "Option::is_none")]
     ingress_requests: Option<u64>,
+    /// `--cpu-limit`: each limited process's limit and how often the limit throttled it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cpu_limits: Vec<Value>,
     checks: Vec<Check>,
 }
 
@@ -322,6 +331,7 @@ fn sut_options(
         backing: g.backing,
         nofile,
         connections,
+        cpu_limits: g.cpu_limit.clone(),
     }
 }
 
@@ -351,6 +361,7 @@ fn new_report(scenario: &str, g: &Global, config: Value) -> Report {
         added_latency: None,
         processes: Vec::new(),
         ingress_requests: None,
+        cpu_limits: Vec::new(),
         checks: Vec::new(),
     }
 }
@@ -424,6 +435,15 @@ fn finish(mut r: Report, g: &Global) -> anyhow::Result<Report> {
     if let Some(n) = r.ingress_requests {
         println!("ingress: {n} HTTP requests received (set-up, warm-up and run)");
     }
+    for l in &r.cpu_limits {
+        println!(
+            "  cpu limit {} = {}m: throttled in {} periods of 100 ms, {:.0} ms in all",
+            l["process"].as_str().unwrap_or("?"),
+            l["millicores"],
+            l["throttled_periods"],
+            l["throttled_ms"].as_f64().unwrap_or(0.0)
+        );
+    }
     for c in &r.checks {
         println!(
             "  [{}] {}: {}",
@@ -457,7 +477,7 @@ async fn with_sut<T, F, Fut>(
     extra: u32,
     read_call_log: bool,
     f: F,
-) -> anyhow::Result<(T, HashMap<String, i64>)>
+) -> anyhow::Result<(T, HashMap<String, i64>, Vec<Value>)>
 where
     F: FnOnce(Arc<Sut>, Arc<Vec<setup::Account>>, Vec<Duration>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
@@ -475,6 +495,7 @@ where
         }
         Err(e) => Err(e),
     };
+    let throttling = sut.cpu_throttling();
     sut.stop().await;
     if result.is_err() {
         // Keep the servers' logs for the post-mortem.
@@ -491,7 +512,7 @@ where
         }
     }
     sut.cleanup().await;
-    Ok((result?, kos))
+    Ok((result?, kos, throttling))
 }
 
 async fn endpoint(
@@ -515,7 +536,7 @@ async fn endpoint(
     }
     let mut report = new_report(ep.name(), g, config);
     let timing = t.clone();
-    let ((results, processes, startup, ingress), _) = with_sut(
+    let ((results, processes, startup, ingress), _, throttling) = with_sut(
         opts,
         accounts,
         g.extra_lines,
@@ -580,6 +601,7 @@ async fn endpoint(
         },
     )
     .await?;
+    report.cpu_limits = throttling;
     report.results = results;
     report.processes = processes;
     report.startup = startup;
@@ -666,7 +688,7 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
         config["production"] = production_config(g, nofile);
     }
     let mut report = new_report("journey", g, config);
-    let ((outcome, usage, startup, logins, ingress), kos_ms) = with_sut(
+    let ((outcome, usage, startup, logins, ingress), kos_ms, throttling) = with_sut(
         opts,
         accounts,
         g.extra_lines,
@@ -733,6 +755,7 @@ async fn journey(g: &Global, j: &JourneyArgs, nofile: u64) -> anyhow::Result<Rep
     report.processes = usage;
     report.startup = startup;
     report.ingress_requests = ingress;
+    report.cpu_limits = throttling;
     if let (Some(total), Some(a)) = (report.results.first(), &report.added_latency) {
         report.checks.push(Check {
             goal: format!("journey with {} users without errors", j.users),

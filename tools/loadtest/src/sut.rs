@@ -18,6 +18,7 @@ use tokio::process::{Child, Command};
 use phonebill_system_tests::{Backing, ProdShape, ShapeOptions, maxconn_for_open_files};
 
 use crate::client::{self, Call};
+use crate::cpulimit::{Cgroups, CpuLimit};
 
 /// Which deployment shape to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -93,6 +94,8 @@ pub struct Options {
     pub nofile: u64,
     /// Client connections the scenario keeps open at once (virtual users or connections).
     pub connections: usize,
+    /// CPU limits of server processes, applied after the set-up (`--cpu-limit`).
+    pub cpu_limits: Vec<CpuLimit>,
 }
 
 /// Ingress connections beyond the scenario's own: the set-up and warm-up calls (at most 32 at
@@ -173,6 +176,8 @@ pub struct Sut {
     postgres: String,
     redis: String,
     redis_prefix: Option<String>,
+    /// `--cpu-limit` cgroups (last: removed after the processes above are gone).
+    cgroups: Cgroups,
 }
 
 /// The `X-Service-Name` the harness's KOS set-up calls carry in the production shape.
@@ -230,11 +235,21 @@ async fn spawn(
     env: &[(String, String)],
     port: u16,
     log_dir: &Path,
+    cgroup: Option<PathBuf>,
 ) -> anyhow::Result<Proc> {
     let log = std::fs::File::create(log_dir.join(format!("{name}.log")))?;
     let log2 = log.try_clone()?;
     let started = Instant::now();
-    let mut cmd = Command::new(bin);
+    let mut cmd = match cgroup {
+        Some(dir) => {
+            let mut c = Command::new("/bin/sh");
+            c.args(["-c", crate::cpulimit::JOIN_THEN_EXEC, "sh"])
+                .arg(bin)
+                .env("PHONEBILL_LOADTEST_CGROUP", dir);
+            c
+        }
+        None => Command::new(bin),
+    };
     cmd.args(args)
         .env("PORT", port.to_string())
         .env("BIND_ADDRESS", "127.0.0.1")
@@ -286,6 +301,7 @@ impl Sut {
             .prefix("phonebill-loadtest-")
             .tempdir()?;
         let bin = |n: &str| opts.bin_dir.join(n);
+        let mut cg = Cgroups::new(&opts.tag, &opts.cpu_limits);
         match opts.target {
             Target::AllInOne => {
                 let port = free_port()?;
@@ -311,9 +327,11 @@ impl Sut {
                     &env,
                     port,
                     dir.path(),
+                    cg.prepare("phonebill")?,
                 )
                 .await?;
                 let a = p.addr;
+                cg.all_used(&["phonebill"])?;
                 Ok(Self {
                     procs: vec![p],
                     auth: a,
@@ -326,10 +344,19 @@ impl Sut {
                     postgres: opts.postgres.clone(),
                     redis: opts.redis.clone(),
                     redis_prefix: None,
+                    cgroups: cg,
                 })
             }
-            Target::Services => Self::start_services(opts, dir).await,
-            Target::Production => Self::start_production(opts, dir).await,
+            Target::Services => Self::start_services(opts, dir, cg).await,
+            Target::Production => {
+                if !opts.cpu_limits.is_empty() {
+                    bail!(
+                        "--cpu-limit applies to the all-in-one and the services targets (the \
+                         production shape's replicas are started by the system tests' shape)"
+                    );
+                }
+                Self::start_production(opts, dir).await
+            }
         }
     }
 
@@ -409,6 +436,7 @@ impl Sut {
             postgres: opts.postgres.clone(),
             redis: opts.redis.clone(),
             redis_prefix: None,
+            cgroups: Cgroups::default(),
         })
     }
 
@@ -434,7 +462,11 @@ impl Sut {
         }
     }
 
-    async fn start_services(opts: &Options, dir: tempfile::TempDir) -> anyhow::Result<Self> {
+    async fn start_services(
+        opts: &Options,
+        dir: tempfile::TempDir,
+        mut cg: Cgroups,
+    ) -> anyhow::Result<Self> {
         let prefix = format!("lt{}", opts.tag);
         let mut sut = Self {
             procs: Vec::new(),
@@ -448,6 +480,7 @@ impl Sut {
             postgres: opts.postgres.clone(),
             redis: opts.redis.clone(),
             redis_prefix: Some(prefix.clone()),
+            cgroups: Cgroups::default(),
         };
         let mut urls = Vec::new();
         for svc in ["auth", "bill", "product", "kos"] {
@@ -490,7 +523,8 @@ impl Sut {
                 &[],
                 &kos_e,
                 sut.kos.port(),
-                &dirp
+                &dirp,
+                cg.prepare("kos-mock-service")?,
             ),
             spawn(
                 "auth-service",
@@ -498,7 +532,8 @@ impl Sut {
                 &[],
                 &auth_e,
                 sut.auth.port(),
-                &dirp
+                &dirp,
+                cg.prepare("auth-service")?,
             ),
         );
         sut.procs.push(kos?);
@@ -530,7 +565,8 @@ impl Sut {
                 &[],
                 &bill_e,
                 sut.bill.port(),
-                &dirp
+                &dirp,
+                cg.prepare("bill-inquiry-service")?,
             ),
             spawn(
                 "product-change-service",
@@ -538,12 +574,29 @@ impl Sut {
                 &[],
                 &prod_e,
                 sut.product.port(),
-                &dirp
+                &dirp,
+                cg.prepare("product-change-service")?,
             ),
         );
         sut.procs.push(bill?);
         sut.procs.push(product?);
+        let names: Vec<&str> = sut.procs.iter().map(|p| p.name.as_str()).collect();
+        cg.all_used(&names)?;
+        sut.cgroups = cg;
         Ok(sut)
+    }
+
+    /// What the CPU limits did so far: per limited process its limit, throttled periods and
+    /// throttled time (empty without `--cpu-limit`).
+    pub fn cpu_throttling(&self) -> Vec<serde_json::Value> {
+        self.cgroups
+            .throttling()
+            .into_iter()
+            .map(|(l, periods, ms)| {
+                serde_json::json!({ "process": l.process, "millicores": l.millicores,
+                                    "throttled_periods": periods, "throttled_ms": ms })
+            })
+            .collect()
     }
 
     async fn create_database(&mut self, name: &str) -> anyhow::Result<String> {
@@ -717,6 +770,7 @@ pub async fn spawn_bare(log_dir: &Path) -> anyhow::Result<Proc> {
         &[],
         port,
         log_dir,
+        None,
     )
     .await
 }

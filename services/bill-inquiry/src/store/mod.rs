@@ -113,27 +113,6 @@ pub fn for_db(db: &Db, reads: Option<ReadRouter>) -> DynBillStore {
     }
 }
 
-/// Most rows per multi-row `INSERT` (13 parameters each: far below both databases' limits).
-const ROWS_PER_STATEMENT: usize = 128;
-
-/// Splits `rows` into power-of-two chunks of at most [`ROWS_PER_STATEMENT`] (128, 64, …, 1).
-///
-/// Each distinct row count is a distinct SQL text, and the driver prepares and caches one
-/// statement per text. Batches of every size from 1 to 200 churned through that cache and
-/// re-parsed the SQL on most writes (visible as the SQLite parser in callgrind); powers of two
-/// keep it to eight statements per table, prepared once.
-fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        if rows.is_empty() {
-            return None;
-        }
-        let n = ROWS_PER_STATEMENT.min(1 << rows.len().ilog2());
-        let (chunk, rest) = rows.split_at(n);
-        rows = rest;
-        Some(chunk)
-    })
-}
-
 /// Splits a batch into inquiry rows (one per `request_id`: the last final row, else the last
 /// `PROCESSING` row, so one statement never touches a row twice) and KOS call rows.
 fn coalesce(batch: &[HistoryEvent]) -> (Vec<&InquiryRow>, Vec<&KosCallEvent>) {
@@ -164,25 +143,4 @@ fn coalesce(batch: &[HistoryEvent]) -> (Vec<&InquiryRow>, Vec<&KosCallEvent>) {
 /// Reads a stored status.
 fn status_of(s: &str) -> Result<HistoryStatus, StoreError> {
     HistoryStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("status {s:?}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statement_chunks_are_powers_of_two_and_cover_everything() {
-        for n in [0usize, 1, 2, 3, 7, 127, 128, 129, 200, 1000] {
-            let rows: Vec<usize> = (0..n).collect();
-            let chunks: Vec<&[usize]> = statement_chunks(&rows).collect();
-            assert!(
-                chunks
-                    .iter()
-                    .all(|c| c.len().is_power_of_two() && c.len() <= ROWS_PER_STATEMENT),
-                "n = {n}: {:?}",
-                chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
-            );
-            assert_eq!(chunks.concat(), rows, "n = {n}");
-        }
-    }
 }

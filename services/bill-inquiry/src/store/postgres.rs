@@ -41,8 +41,26 @@ impl PgBillStore {
 
 impl_bill_store!(PgBillStore);
 
-/// A batch is one transaction of multi-row statements in power-of-two chunks (a bounded set of
-/// statement texts, each prepared once per connection).
+/// A batch is one statement: every column travels as one array (`UNNEST`), the KOS call rows
+/// in a data-modifying `WITH` in front of the history rows. One statement text for any batch
+/// size (prepared once per connection), one round trip, and the statement is its own
+/// transaction, so a batch commits whole or not at all. Measured against the multi-row
+/// `VALUES` statements in power-of-two chunks inside BEGIN … COMMIT that it replaces
+/// (docs/benchmarks.md, "Issue 22: the PostgreSQL history commit").
+const WRITE_BATCH: &str = concat!(
+    "WITH calls AS (INSERT INTO kos_call_log (",
+    call_columns!(),
+    ") SELECT * FROM UNNEST($14::text[], $15::text[], $16::text[], $17::text[], $18::int4[], \
+     $19::timestamptz[], $20::uuid[])",
+    call_on_conflict!(),
+    ") INSERT INTO bill_inquiry_history (",
+    inquiry_columns!(),
+    ") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+     $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::bool[], \
+     $12::timestamptz[], $13::timestamptz[])",
+    inquiry_on_conflict!()
+);
+
 #[async_trait::async_trait]
 impl HistorySink<HistoryEvent> for PgBillStore {
     async fn write_batch(
@@ -50,51 +68,62 @@ impl HistorySink<HistoryEvent> for PgBillStore {
         batch: &[HistoryEvent],
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let (inquiries, calls) = super::coalesce(batch);
-        let mut tx = self.pool.begin().await?;
-        // Multi-row statements: one round trip per chunk instead of one per row.
-        for chunk in super::statement_chunks(&inquiries) {
-            let mut qb = sqlx::QueryBuilder::<DB>::new(concat!(
-                "INSERT INTO bill_inquiry_history (",
-                inquiry_columns!(),
-                ") "
-            ));
-            qb.push_values(chunk.iter(), |mut b, r| {
-                b.push_bind(r.request_id.clone())
-                    .push_bind(r.user_id.clone())
-                    .push_bind(r.customer_id.clone())
-                    .push_bind(r.line_number.clone())
-                    .push_bind(r.inquiry_month.clone())
-                    .push_bind(r.status.as_str())
-                    .push_bind(r.result_code.clone())
-                    .push_bind(r.result_message.clone())
-                    .push_bind(r.result_summary.clone())
-                    .push_bind(bj(r.bill_info.as_ref()))
-                    .push_bind(r.from_cache)
-                    .push_bind(bt(r.requested_at))
-                    .push_bind(r.processed_at.map(bt));
-            });
-            qb.push(inquiry_on_conflict!());
-            qb.build().execute(&mut *tx).await?;
-        }
-        for chunk in super::statement_chunks(&calls) {
-            let mut qb = sqlx::QueryBuilder::<DB>::new(concat!(
-                "INSERT INTO kos_call_log (",
-                call_columns!(),
-                ") "
-            ));
-            qb.push_values(chunk.iter(), |mut b, c| {
-                b.push_bind(c.request_id.clone())
-                    .push_bind(c.endpoint.clone())
-                    .push_bind(c.result_code.clone())
-                    .push_bind(c.outcome.clone())
-                    .push_bind(c.duration_ms)
-                    .push_bind(bt(c.called_at))
-                    .push_bind(bu(c.event_id));
-            });
-            qb.push(call_on_conflict!());
-            qb.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        let col = |f: fn(&InquiryRow) -> &str| inquiries.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let opt =
+            |f: fn(&InquiryRow) -> Option<&str>| inquiries.iter().map(|r| f(r)).collect::<Vec<_>>();
+        sqlx::query(WRITE_BATCH)
+            .bind(col(|r| &r.request_id))
+            .bind(col(|r| &r.user_id))
+            .bind(col(|r| &r.customer_id))
+            .bind(col(|r| &r.line_number))
+            .bind(col(|r| &r.inquiry_month))
+            .bind(col(|r| r.status.as_str()))
+            .bind(opt(|r| r.result_code.as_deref()))
+            .bind(opt(|r| r.result_message.as_deref()))
+            .bind(opt(|r| r.result_summary.as_deref()))
+            .bind(
+                inquiries
+                    .iter()
+                    .map(|r| bj(r.bill_info.as_ref()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(inquiries.iter().map(|r| r.from_cache).collect::<Vec<_>>())
+            .bind(
+                inquiries
+                    .iter()
+                    .map(|r| bt(r.requested_at))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                inquiries
+                    .iter()
+                    .map(|r| r.processed_at.map(bt))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                calls
+                    .iter()
+                    .map(|c| c.request_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                calls
+                    .iter()
+                    .map(|c| c.endpoint.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                calls
+                    .iter()
+                    .map(|c| c.result_code.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(calls.iter().map(|c| c.outcome.as_str()).collect::<Vec<_>>())
+            .bind(calls.iter().map(|c| c.duration_ms).collect::<Vec<_>>())
+            .bind(calls.iter().map(|c| bt(c.called_at)).collect::<Vec<_>>())
+            .bind(calls.iter().map(|c| bu(c.event_id)).collect::<Vec<_>>())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
