@@ -1,8 +1,8 @@
 //! CPU limits for server processes, as a Kubernetes CPU limit enforces them: a CFS bandwidth
 //! quota per period (100 ms, the kubelet's default) in a cgroup of its own. `--cpu-limit
 //! bill-inquiry-service=600m` holds that process to 0.6 of a core, so a run shows whether the
-//! share a capacity model gives a service carries the load (docs/capacity.md, "Checking the
-//! model"). The process starts inside its cgroup, so its runtime sees the limit as it would in
+//! share a capacity model gives a service carries the load (docs/benchmarks.md, "Issue 22: the
+//! PostgreSQL history commit, and the CPU-limited journey"). The process starts inside its cgroup, so its runtime sees the limit as it would in
 //! a pod (a limit added later leaves it with a worker per host core, each burning the quota).
 //! Needs write access to the cgroup file system (root, or a delegated sub-tree);
 //! cgroup v2 (`cpu.max`) when its `cpu` controller is on, else v1 (`cpu/cpu.cfs_quota_us`).
@@ -116,23 +116,19 @@ impl Cgroups {
             limit.process,
             self.made.len()
         );
-        let dir = match hierarchy(Path::new("/sys/fs/cgroup"))? {
-            Hierarchy::V2(root) => {
-                let dir = root.join(cgroup);
-                create(&dir)?;
-                self.made.push((limit, dir.clone()));
-                write(&dir.join("cpu.max"), &format!("{quota} {PERIOD_US}"))?;
-                dir
-            }
-            Hierarchy::V1(root) => {
-                let dir = root.join(cgroup);
-                create(&dir)?;
-                self.made.push((limit, dir.clone()));
+        let h = hierarchy(Path::new("/sys/fs/cgroup"))?;
+        let dir = match &h {
+            Hierarchy::V2(root) | Hierarchy::V1(root) => root.join(cgroup),
+        };
+        create(&dir)?;
+        self.made.push((limit, dir.clone()));
+        match h {
+            Hierarchy::V2(_) => write(&dir.join("cpu.max"), &format!("{quota} {PERIOD_US}"))?,
+            Hierarchy::V1(_) => {
                 write(&dir.join("cpu.cfs_period_us"), &PERIOD_US.to_string())?;
                 write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
-                dir
             }
-        };
+        }
         Ok(Some(dir))
     }
 

@@ -79,7 +79,7 @@ struct Global {
     /// (private TLS-only PostgreSQL with a read replica and Redis Cluster 3 + 3).
     #[arg(long, global = true, value_enum, default_value = "machine")]
     backing: BackingKind,
-    /// Hold a server process to a CPU limit from the end of the set-up on, as a Kubernetes
+    /// Hold a server process to a CPU limit from its start, as a Kubernetes
     /// limit does (CFS quota per 100 ms in a cgroup of its own; needs root):
     /// `--cpu-limit bill-inquiry-service=600m` (repeatable; all-in-one and services targets).
     #[arg(long = "cpu-limit", global = true, value_name = "PROCESS=CPU")]

@@ -94,7 +94,7 @@ pub struct Options {
     pub nofile: u64,
     /// Client connections the scenario keeps open at once (virtual users or connections).
     pub connections: usize,
-    /// CPU limits of server processes, applied after the set-up (`--cpu-limit`).
+    /// CPU limits of server processes, held from each process's start (`--cpu-limit`).
     pub cpu_limits: Vec<CpuLimit>,
 }
 
