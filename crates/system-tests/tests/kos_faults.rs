@@ -13,10 +13,10 @@
 //! time, the stale rule for cached data, and the breaker stays closed.
 //!
 //! The fail-fast bound: the open-state answers must not wait on KOS. Asserted: the median of 20
-//! open-state answers is under 5 ms and the maximum under 5 ms on an idle machine, under 50 ms
-//! when the 1-minute load average is above the CPU count (the suite runs 4 tests in parallel
-//! on 2 cores); either bound is an order of magnitude below the 400 ms KOS timeout a request
-//! would spend if it did wait on KOS.
+//! open-state answers is under 5 ms and the maximum under 50 ms, an eighth of the 400 ms KOS
+//! timeout a request would spend if it did wait on KOS. (The maximum was 5 ms on an idle
+//! machine until it failed at 5.9–7.2 ms with the suite's 4 tests in parallel on 2 cores while
+//! the 1-minute load average, which lags such a burst, still read idle.)
 
 use std::time::{Duration, Instant};
 
@@ -140,15 +140,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn load_is_high() -> bool {
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    load > cpus
-}
-
 /// Primes a month in the cache and waits until its fresh copy expired (the stale copy stays).
 async fn prime_stale(rig: &Rig, month: &str) -> Value {
     let r = rig.inquire(month).await;
@@ -247,7 +238,8 @@ async fn breaker_scenario(mode: &str, delay_ms: Option<u64>, status: u16, code: 
     sorted.sort_by(f64::total_cmp);
     let p50 = sorted[sorted.len() / 2];
     let max = sorted[sorted.len() - 1];
-    let max_bound = if load_is_high() { 50.0 } else { 5.0 };
+    // An eighth of the KOS timeout: an answer that had waited on KOS would take all of it.
+    let max_bound = KOS_TIMEOUT_MS as f64 / 8.0;
     assert!(p50 < 5.0, "{mode}: open-state median {p50:.2} ms");
     assert!(
         max < max_bound,
@@ -276,10 +268,9 @@ async fn breaker_scenario(mode: &str, delay_ms: Option<u64>, status: u16, code: 
     println!(
         "FIGURES kos-fault mode={mode} failing_requests={} kos_failures={failures} \
          max_failing_ms={max_failing:.0} open_requests={} open_p50_ms={p50:.2} open_max_ms={max:.2} \
-         loaded={} recovery_after_heal_ms={:.0}",
+         recovery_after_heal_ms={:.0}",
         failing.len(),
         sorted.len(),
-        load_is_high(),
         ms(recovered)
     );
 }

@@ -6,9 +6,11 @@
 //! - [`redis_url`] and [`unique_prefix`]: the test Redis and a per-test key prefix.
 //! - [`init_test_logging`]: logs to the test writer when `TEST_LOG` is set.
 //! - [`openapi::assert_operations_documented`]: every operation has a summary and examples.
+//! - [`pg_scans::ScanCheck`]: a store's lookups on PostgreSQL made no sequential scan.
 
 pub mod hostile;
 pub mod openapi;
+pub mod pg_scans;
 
 use std::sync::Once;
 

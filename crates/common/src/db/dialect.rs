@@ -17,6 +17,16 @@
 //! | `gt`, `gto`, `gu`, `gj` | how an instant, an optional instant, an id and JSON text are read from a row |
 //! | `FOR_UPDATE_SKIP_LOCKED` | the end of a sub-select picking rows to claim: lock them, skip rows being claimed |
 //!
+//! Fixed-width keys (line numbers, token hashes) are `char(n)` columns, and an equality lookup
+//! binds them as `col = CAST($N AS bpchar)`, written out in the SQL, both dialects alike. sqlx
+//! binds a Rust string as `text`, PostgreSQL has no `bpchar = text` operator, and so with a
+//! bare `$N` it casts the *column* to text and the column's index no longer answers the lookup:
+//! a sequential scan per refresh (docs/benchmarks.md, "Issue 22: token refresh"). An
+//! `IN ($1, $2, …)` list needs no cast: PostgreSQL resolves it to the column's type. SQLite
+//! reads the cast as TEXT affinity, a no-op. The columns stay `char(n)`: changing their type
+//! would break the statements that running pods of the previous release have prepared ("cached
+//! plan must not change result type") while a release is under way.
+//!
 //! A stored value that does not parse (a SQLite TEXT column holding something this code never
 //! writes) is a [`sqlx::Error::ColumnDecode`] naming the column.
 

@@ -83,7 +83,7 @@ macro_rules! impl_user_store {
                 &self,
                 line: &str,
             ) -> Result<Option<UserRecord>, StoreError> {
-                self.user_where("line_number = $1", line).await
+                self.user_where("line_number = CAST($1 AS bpchar)", line).await
             }
 
             async fn find_user_by_customer(
@@ -147,7 +147,7 @@ macro_rules! impl_user_store {
                     return Err(StoreError::UserExists);
                 }
                 let line_taken: Option<String> = sqlx::query_scalar(
-                    "SELECT user_id FROM auth_users WHERE line_number = $1",
+                    "SELECT user_id FROM auth_users WHERE line_number = CAST($1 AS bpchar)",
                 )
                 .bind(&user.line_number)
                 .fetch_optional(&mut *tx)
@@ -375,7 +375,8 @@ macro_rules! impl_user_store {
                 let row = sqlx::query(
                     "SELECT r.used_at, r.expires_at AS token_expires_at, s.session_id, s.user_id, \
                      s.auto_login, s.expires_at, s.revoked_at FROM auth_refresh_tokens r \
-                     JOIN auth_sessions s ON s.session_id = r.session_id WHERE r.token_hash = $1",
+                     JOIN auth_sessions s ON s.session_id = r.session_id \
+                     WHERE r.token_hash = CAST($1 AS bpchar)",
                 )
                 .bind(token_hash)
                 .fetch_optional(&self.pool)
@@ -395,46 +396,8 @@ macro_rules! impl_user_store {
                 s: &SessionRecord,
                 now: DateTime<Utc>,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await?;
-                // The conditional UPDATE is the arbiter: of two concurrent rotations of one
-                // token exactly one sees `used_at IS NULL` and affects a row.
-                let marked = sqlx::query(
-                    "UPDATE auth_refresh_tokens SET used_at = $2, replaced_by = $3 \
-                     WHERE token_hash = $1 AND used_at IS NULL",
-                )
-                .bind(old_hash)
-                .bind(bt(now))
-                .bind(new_hash)
-                .execute(&mut *tx)
-                .await?;
-                if marked.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
-                let live = sqlx::query(
-                    "UPDATE auth_sessions SET last_refreshed_at = $2 \
-                     WHERE session_id = $1 AND revoked_at IS NULL",
-                )
-                .bind(bu(s.session_id))
-                .bind(bt(now))
-                .execute(&mut *tx)
-                .await?;
-                if live.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO auth_refresh_tokens (token_hash, session_id, issued_at, \
-                     expires_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(new_hash)
-                .bind(bu(s.session_id))
-                .bind(bt(now))
-                .bind(bt(s.expires_at))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
+                // One statement on PostgreSQL, a transaction on SQLite (postgres.rs, sqlite.rs).
+                self.rotate(old_hash, new_hash, s, now).await
             }
 
             async fn revoke_session(
@@ -502,7 +465,8 @@ macro_rules! impl_user_store {
             ) -> Result<Option<LineVerification>, StoreError> {
                 let row = sqlx::query(
                     "SELECT line_number, customer_id, code_hash, salt, attempts_left, created_at, \
-                     expires_at FROM auth_line_verifications WHERE line_number = $1",
+                     expires_at FROM auth_line_verifications \
+                     WHERE line_number = CAST($1 AS bpchar)",
                 )
                 .bind(line)
                 .fetch_optional(&self.pool)
@@ -527,7 +491,8 @@ macro_rules! impl_user_store {
                 // tries than there are.
                 let left: Option<i32> = sqlx::query_scalar(
                     "UPDATE auth_line_verifications SET attempts_left = attempts_left - 1 \
-                     WHERE line_number = $1 AND attempts_left > 0 RETURNING attempts_left",
+                     WHERE line_number = CAST($1 AS bpchar) AND attempts_left > 0 \
+                     RETURNING attempts_left",
                 )
                 .bind(line)
                 .fetch_optional(&self.pool)
@@ -536,10 +501,12 @@ macro_rules! impl_user_store {
             }
 
             async fn delete_verification(&self, line: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM auth_line_verifications WHERE line_number = $1")
-                    .bind(line)
-                    .execute(&self.pool)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM auth_line_verifications WHERE line_number = CAST($1 AS bpchar)",
+                )
+                .bind(line)
+                .execute(&self.pool)
+                .await?;
                 Ok(())
             }
 

@@ -26,6 +26,59 @@ impl SqliteStore {
 
 impl_user_store!(SqliteStore);
 
+impl SqliteStore {
+    /// [`UserStore::rotate_refresh`] as one write transaction: SQLite has no data-modifying
+    /// `WITH`, and statements in process cost no round trips.
+    async fn rotate(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        s: &SessionRecord,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The conditional UPDATE is the arbiter: of two concurrent rotations of one
+        // token exactly one sees `used_at IS NULL` and affects a row.
+        let marked = sqlx::query(
+            "UPDATE auth_refresh_tokens SET used_at = $2, replaced_by = $3 \
+             WHERE token_hash = $1 AND used_at IS NULL",
+        )
+        .bind(old_hash)
+        .bind(bt(now))
+        .bind(new_hash)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let live = sqlx::query(
+            "UPDATE auth_sessions SET last_refreshed_at = $2 \
+             WHERE session_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(bu(s.session_id))
+        .bind(bt(now))
+        .execute(&mut *tx)
+        .await?;
+        if live.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO auth_refresh_tokens (token_hash, session_id, issued_at, \
+             expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(new_hash)
+        .bind(bu(s.session_id))
+        .bind(bt(now))
+        .bind(bt(s.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -380,3 +380,88 @@ backend_tests!(line_verifications, |backend| async move {
     s.delete_verification("01012345678").await.unwrap();
     assert!(s.find_verification("01012345678").await.unwrap().is_none());
 });
+
+/// On PostgreSQL the store's lookups by key are answered from the key's index: the keys are
+/// `char(n)`, and bound as plain text (as sqlx binds a `String`) they were compared by casting
+/// the column, a sequential scan of every refresh token ever issued per refresh and per
+/// rotation (docs/benchmarks.md, "Issue 22: token refresh").
+#[tokio::test]
+async fn postgres_key_lookups_use_their_index() {
+    use phonebill_test_support::pg_scans::{ROWS, ScanCheck};
+    let (db, database, setup) = store_on(Backend::Postgres).await;
+    let now = at(1);
+    setup
+        .create_user(&user("mvno001", "CU1", "01012345678"), now)
+        .await
+        .unwrap();
+    let Db::Postgres(pool) = &database.db else {
+        unreachable!("a PostgreSQL test database")
+    };
+    // Other customers' rows, so that a scan would have something to read.
+    for sql in [
+        "INSERT INTO auth_users (user_id, customer_id, line_number, user_name, password_hash, \
+         created_at, updated_at) SELECT 'u' || i, 'C' || i, '019' || lpad(i::text, 8, '0'), 'x', \
+         'x', now(), now() FROM generate_series(1, $1) i",
+        "INSERT INTO auth_sessions (session_id, user_id, auto_login, created_at, expires_at) \
+         SELECT gen_random_uuid(), 'u' || i, false, now(), now() + interval '1 day' \
+         FROM generate_series(1, $1) i",
+        "INSERT INTO auth_refresh_tokens (token_hash, session_id, issued_at, expires_at) \
+         SELECT md5(session_id::text) || md5(user_id), session_id, now(), expires_at \
+         FROM auth_sessions LIMIT $1",
+        "INSERT INTO auth_line_verifications (line_number, customer_id, code_hash, salt, \
+         attempts_left, created_at, expires_at) SELECT '018' || lpad(i::text, 8, '0'), 'C', \
+         md5(i::text) || md5(i::text), md5(i::text), 3, now(), now() + interval '1 hour' \
+         FROM generate_series(1, $1) i",
+    ] {
+        sqlx::query(sql).bind(ROWS).execute(pool).await.unwrap();
+    }
+    let session = SessionRecord {
+        session_id: Uuid::new_v4(),
+        user_id: "mvno001".into(),
+        auto_login: false,
+        expires_at: at(20),
+        revoked_at: None,
+    };
+    setup.create_session(&session, &h(1), now).await.unwrap();
+    setup
+        .put_verification(&LineVerification {
+            line_number: "01012345678".into(),
+            customer_id: "CU1".into(),
+            code_hash: h(9),
+            salt: format!("{:032x}", 7),
+            attempts_left: 3,
+            created_at: now,
+            expires_at: at(2),
+        })
+        .await
+        .unwrap();
+    database.db.close().await;
+
+    let tables = [
+        "auth_refresh_tokens",
+        "auth_users",
+        "auth_line_verifications",
+    ];
+    let check = ScanCheck::start(&db.url, &tables).await;
+    let pool = check.pool();
+    let s = phonebill_auth::store::for_db(&pool);
+    assert!(s.find_refresh(&h(1)).await.unwrap().is_some());
+    assert!(s.rotate_refresh(&h(1), &h(2), &session, now).await.unwrap());
+    assert!(s.find_user_by_line("01012345678").await.unwrap().is_some());
+    assert!(s.find_verification("01012345678").await.unwrap().is_some());
+    assert_eq!(
+        s.spend_verification_attempt("01012345678").await.unwrap(),
+        Some(2)
+    );
+    s.delete_verification("01012345678").await.unwrap();
+    check
+        .finish(
+            pool,
+            &[
+                ("auth_refresh_tokens", 2),
+                ("auth_users", 1),
+                ("auth_line_verifications", 3),
+            ],
+        )
+        .await;
+}

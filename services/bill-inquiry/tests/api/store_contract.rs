@@ -273,3 +273,39 @@ backend_tests!(large_batches_are_written_whole, |backend| async move {
     assert_eq!(items[0].request_id, "REQ_0199");
     assert_eq!(items[99].request_id, "REQ_0100");
 });
+
+/// On PostgreSQL the history read by line is answered from its index. `line_number` is
+/// `char(11)`; a bare text bind in `line_number = $1` would cast the column and scan the whole
+/// table (docs/benchmarks.md, "Issue 22: token refresh"), while an `IN (…)` list, as the
+/// history query writes it, is resolved to the column's type. This holds the query to a form
+/// that keeps the index.
+#[tokio::test]
+async fn postgres_key_lookups_use_their_index() {
+    use phonebill_test_support::pg_scans::{ROWS, ScanCheck};
+    let (db, database, _setup) = store_on(Backend::Postgres).await;
+    let phonebill_common::db::Db::Postgres(pool) = &database.db else {
+        unreachable!("a PostgreSQL test database")
+    };
+    // Other customers' inquiries, so that a scan would have something to read.
+    sqlx::query(
+        "INSERT INTO bill_inquiry_history (request_id, user_id, customer_id, line_number, \
+         inquiry_month, status, requested_at) SELECT 'R' || i, 'u' || i, 'C' || i, \
+         '019' || lpad(i::text, 8, '0'), '202509', 'COMPLETED', now() FROM generate_series(1, $1) i",
+    )
+    .bind(ROWS)
+    .execute(pool)
+    .await
+    .unwrap();
+    database.db.close().await;
+
+    let check = ScanCheck::start(&db.url, &["bill_inquiry_history"]).await;
+    let pool = check.pool();
+    let s = phonebill_bill_inquiry::store::for_db(&pool, None);
+    let (_, total) = s
+        .list_history(&filter(&["01900000007", "01900000008"]))
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    // the page and its count
+    check.finish(pool, &[("bill_inquiry_history", 2)]).await;
+}

@@ -78,7 +78,8 @@ macro_rules! impl_kos_store {
 
             async fn line(&self, line_number: &str) -> Result<Option<Line>, StoreError> {
                 let row: Option<LineRow> = sqlx::query_as(&format!(
-                    "SELECT {LINE_COLUMNS} FROM kos_customers WHERE line_number = $1"
+                    "SELECT {LINE_COLUMNS} FROM kos_customers \
+                     WHERE line_number = CAST($1 AS bpchar)"
                 ))
                 .bind(line_number)
                 .fetch_optional(&self.pool)
@@ -124,7 +125,7 @@ macro_rules! impl_kos_store {
                 if let Some(u) = &rec.update {
                     let updated = sqlx::query(
                         "UPDATE kos_customers SET current_product_code = $1, updated_at = $2 \
-                         WHERE line_number = $3 AND current_product_code = $4",
+                         WHERE line_number = CAST($3 AS bpchar) AND current_product_code = $4",
                     )
                     .bind(&u.to)
                     .bind(bt(chrono::Utc::now()))

@@ -201,3 +201,50 @@ async fn store_contract_cached_sqlite() {
     let (store, _db) = sql_store(Backend::Sqlite).await;
     contract(Arc::new(CachedStore::new(store, None))).await;
 }
+
+/// On PostgreSQL the customer lookup and the product switch by line are answered from the
+/// primary key: `line_number` is `char(11)`, and bound as plain text (as sqlx binds a `String`)
+/// it was compared by casting the column, a sequential scan of every customer per KOS call
+/// (docs/benchmarks.md, "Issue 22: token refresh").
+#[tokio::test]
+async fn postgres_key_lookups_use_their_index() {
+    use phonebill_test_support::pg_scans::{ROWS, ScanCheck};
+    let db = TestDb::new(Backend::Postgres).await;
+    let setup = Db::connect_lazy(&db.config(), "setup").expect("pool");
+    setup.migrate(&MIGRATIONS).await.expect("migrations");
+    let Db::Postgres(pool) = &setup else {
+        unreachable!("a PostgreSQL test database")
+    };
+    // Other customers, so that a scan would have something to read.
+    sqlx::query(
+        "INSERT INTO kos_customers (line_number, customer_id, customer_name, operator_code, \
+         current_product_code, initial_product_code, line_status, contract_date) \
+         SELECT '019' || lpad(i::text, 8, '0'), 'C' || i, 'x', 'KT', '5G-STANDARD-001', \
+         '5G-STANDARD-001', 'ACTIVE', DATE '2024-09-01' FROM generate_series(1, $1) i",
+    )
+    .bind(ROWS)
+    .execute(pool)
+    .await
+    .expect("customers");
+    setup.close().await;
+
+    let check = ScanCheck::start(&db.url, &["kos_customers"]).await;
+    let pool = check.pool();
+    let Db::Postgres(p) = &pool else {
+        unreachable!("a PostgreSQL test database")
+    };
+    let store: DynStore = Arc::new(PgStore::new(p.clone()));
+    let line = "01900000007";
+    assert_eq!(product_of(&store, line).await, "5G-STANDARD-001");
+    let switch = change(
+        "R1",
+        &"a".repeat(64),
+        Some((line, "5G-STANDARD-001", "5G-PREMIUM-001")),
+    );
+    assert_eq!(
+        store.record_change(switch).await.expect("record"),
+        RecordOutcome::Recorded
+    );
+    drop(store);
+    check.finish(pool, &[("kos_customers", 2)]).await;
+}

@@ -403,3 +403,52 @@ backend_tests!(client_ids_and_call_log, |backend| async move {
     assert_eq!(s.count_calls("PCR_L2").await.expect("count"), 1);
     assert_eq!(s.count_calls("PCR_NONE").await.expect("count"), 0);
 });
+
+/// On PostgreSQL the history read by line is answered from its index. `line_number` is
+/// `CHAR(11)`; a bare text bind in `line_number = $1` would cast the column and scan the whole
+/// table (docs/benchmarks.md, "Issue 22: token refresh"), while an `IN (…)` list, as the
+/// history query writes it, is resolved to the column's type. This holds the query to a form
+/// that keeps the index.
+#[tokio::test]
+async fn postgres_key_lookups_use_their_index() {
+    use phonebill_test_support::pg_scans::{ROWS, ScanCheck};
+    let (_setup, db) = store(Backend::Postgres).await;
+    let setup = Db::connect_lazy(&db.config(), "setup").expect("pool");
+    let Db::Postgres(pool) = &setup else {
+        unreachable!("a PostgreSQL test database")
+    };
+    // Other customers' changes, so that a scan would have something to read.
+    sqlx::query(
+        "INSERT INTO product_change_history (request_id, user_id, customer_id, line_number, \
+         current_product_code, current_product_name, target_product_code, target_product_name, \
+         process_status, requested_at, updated_at) SELECT 'R' || i, 'u' || i, 'C' || i, \
+         '019' || lpad(i::text, 8, '0'), 'A', 'A', 'B', 'B', 'COMPLETED', now(), now() \
+         FROM generate_series(1, $1) i",
+    )
+    .bind(ROWS)
+    .execute(pool)
+    .await
+    .unwrap();
+    setup.close().await;
+
+    let check = ScanCheck::start(&db.url, &["product_change_history"]).await;
+    let pool = check.pool();
+    let Db::Postgres(p) = &pool else {
+        unreachable!("a PostgreSQL test database")
+    };
+    let s: DynStore = Arc::new(PgStore::new(p.clone()));
+    let (_, total) = s
+        .history(&HistoryFilter {
+            lines: vec!["01900000007".into(), "01900000008".into()],
+            from: None,
+            until: None,
+            limit: 20,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    drop(s);
+    // the page and its count
+    check.finish(pool, &[("product_change_history", 2)]).await;
+}
