@@ -27,6 +27,27 @@ macro_rules! impl_user_store {
             })
         }
 
+        /// Stores `token_hash` as a refresh token of session `s`, issued `now` and valid as long as
+        /// the session: the one INSERT of a token, at login and at a rotation on SQLite.
+        async fn insert_refresh_token(
+            conn: &mut <DB as sqlx::Database>::Connection,
+            token_hash: &str,
+            s: &SessionRecord,
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO auth_refresh_tokens (token_hash, session_id, issued_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(bu(s.session_id))
+            .bind(bt(now))
+            .bind(bt(s.expires_at))
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+
         fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
             Ok(SessionRecord {
                 session_id: gu(row, "session_id")?,
@@ -354,16 +375,7 @@ macro_rules! impl_user_store {
                 .bind(bt(s.expires_at))
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "INSERT INTO auth_refresh_tokens (token_hash, session_id, issued_at, \
-                     expires_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(token_hash)
-                .bind(bu(s.session_id))
-                .bind(bt(now))
-                .bind(bt(s.expires_at))
-                .execute(&mut *tx)
-                .await?;
+                insert_refresh_token(&mut tx, token_hash, s, now).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -64,16 +64,7 @@ impl SqliteStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO auth_refresh_tokens (token_hash, session_id, issued_at, \
-             expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(new_hash)
-        .bind(bu(s.session_id))
-        .bind(bt(now))
-        .bind(bt(s.expires_at))
-        .execute(&mut *tx)
-        .await?;
+        insert_refresh_token(&mut tx, new_hash, s, now).await?;
         tx.commit().await?;
         Ok(true)
     }
