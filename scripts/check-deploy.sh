@@ -456,7 +456,7 @@ checkov_one() {
 # checkov scans nothing below a hidden directory such as .tools/: scan a copy.
 SCAN="$(mktemp -d "${TMPDIR:-/tmp}/check-deploy.XXXXXX")"
 trap 'rm -rf "$SCAN"' EXIT
-for n in default prod rightsized; do
+for n in default prod; do
   [ -d "$OUT/$n-manifests" ] && cp -r "$OUT/$n-manifests" "$SCAN/chart-$n"
 done
 checkov_one chart-default kubernetes "$SCAN/chart-default"

@@ -21,11 +21,15 @@ async fn sql_store(backend: Backend) -> (DynStore, TestDb) {
     let db = TestDb::new(backend).await;
     let pool = Db::connect_lazy(&db.config(), "store-contract").expect("pool");
     pool.migrate(&MIGRATIONS).await.expect("migrations");
-    let store: DynStore = match pool {
+    (store_on(pool), db)
+}
+
+/// The store of `pool`'s dialect.
+fn store_on(pool: Db) -> DynStore {
+    match pool {
         Db::Postgres(p) => Arc::new(PgStore::new(p)),
         Db::Sqlite(p) => Arc::new(SqliteStore::new(p)),
-    };
-    (store, db)
+    }
 }
 
 fn line(number: &str, product: &str) -> Line {
@@ -230,10 +234,7 @@ async fn postgres_key_lookups_use_their_index() {
 
     let check = ScanCheck::start(&db.url, &["kos_customers"]).await;
     let pool = check.pool();
-    let Db::Postgres(p) = &pool else {
-        unreachable!("a PostgreSQL test database")
-    };
-    let store: DynStore = Arc::new(PgStore::new(p.clone()));
+    let store = store_on(pool.clone());
     let line = "01900000007";
     assert_eq!(product_of(&store, line).await, "5G-STANDARD-001");
     let switch = change(
@@ -245,6 +246,5 @@ async fn postgres_key_lookups_use_their_index() {
         store.record_change(switch).await.expect("record"),
         RecordOutcome::Recorded
     );
-    drop(store);
     check.finish(pool, &[("kos_customers", 2)]).await;
 }

@@ -25,11 +25,15 @@ async fn store(backend: Backend) -> (DynStore, TestDb) {
     pool.migrate(&phonebill_product_change::MIGRATIONS)
         .await
         .expect("migrations");
-    let store: DynStore = match pool {
+    (store_on(pool), db)
+}
+
+/// The store of `pool`'s dialect.
+fn store_on(pool: Db) -> DynStore {
+    match pool {
         Db::Postgres(p) => Arc::new(PgStore::new(p)),
         Db::Sqlite(p) => Arc::new(SqliteStore::new(p)),
-    };
-    (store, db)
+    }
 }
 
 /// 2025-09-14T01:00:00Z plus `secs` seconds and 123 456 µs: a sub-millisecond part, so a
@@ -433,10 +437,7 @@ async fn postgres_key_lookups_use_their_index() {
 
     let check = ScanCheck::start(&db.url, &["product_change_history"]).await;
     let pool = check.pool();
-    let Db::Postgres(p) = &pool else {
-        unreachable!("a PostgreSQL test database")
-    };
-    let s: DynStore = Arc::new(PgStore::new(p.clone()));
+    let s = store_on(pool.clone());
     let (_, total) = s
         .history(&HistoryFilter {
             lines: vec!["01900000007".into(), "01900000008".into()],
@@ -448,7 +449,6 @@ async fn postgres_key_lookups_use_their_index() {
         .await
         .unwrap();
     assert_eq!(total, 2);
-    drop(s);
     // the page and its count
     check.finish(pool, &[("product_change_history", 2)]).await;
 }
